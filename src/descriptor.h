@@ -38,11 +38,13 @@ typedef struct descriptor_info {
     int needs_sel;         /* 1 if it needs selected atoms */
     int needs_dihedral;    /* 1 if it needs the dihedral */
     size_t (*length)(const descriptor_params *p);
-    /* x [length]; jac [length][natoms*3] (dx/dxyz, per angstrom) or NULL.
-     * RPR_EINVAL for coincident atoms (message names the two 1-based
-     * atoms), never prints. */
-    rpr_status (*eval)(const descriptor_params *p, const double *xyz,
-                       double *x, double *jac, rpr_error *err);
+    /* x [length]; jac [length][natoms*3] (dx/dxyz, per angstrom; every
+     * entry written) or NULL.  RPR_EINVAL for coincident atoms (message
+     * names the two 1-based atoms), a collinear dihedral, a REsph atom on
+     * the frame z axis, or missing/out-of-range parameters;
+     * RPR_ENONFINITE for NaN/Inf coordinates.  Never prints. */
+    rpr_status (*eval)(const descriptor_params *p, const double *xyz, double *x,
+                       double *jac, rpr_error *err);
 } descriptor_info;
 
 size_t descriptor_count(void);

@@ -16,7 +16,7 @@
 #include "internal.h"
 
 /* Weights [natoms] for the options' weighting (masses in amu or nuclear
- * charges Z). */
+ * charges Z).  masses may be NULL with RPR_WEIGHT_CHARGE. */
 void frame_weights(rpr_frame_weighting weighting, size_t natoms,
                    const int *numbers, const double *masses, double *w);
 
@@ -25,8 +25,13 @@ void frame_weights(rpr_frame_weighting weighting, size_t natoms,
  * sorted by ascending moment, each axis signed by the rule of frames.md
  * 4.3 (weighted skewness; label fallback below opt->sign_tol).  Fills Q,
  * origin and the principal-frame part of health (moments, gaps, sign
- * reliabilities, fallback bits, improper).  Allocates nothing.
- * @return RPR_OK, RPR_ENONFINITE, RPR_EDEGENERATE (all atoms at one point).
+ * reliabilities, fallback bits, improper); the Kabsch and blend fields are
+ * left as they are.  An axis along which the molecule has no extent (the
+ * normal of a planar molecule) cannot be signed and is completed as the
+ * cross product of the other two (reliability 0, fallback bit set).
+ * Allocates nothing.
+ * @return RPR_OK, RPR_EINVAL (no atoms, a weight <= 0, sign_tol outside
+ *         [0, 1)), RPR_ENONFINITE, RPR_EDEGENERATE (all atoms at one point).
  */
 rpr_status frame_principal(size_t natoms, const double *w, const double *xyz,
                            const rpr_frame_options *opt, double Q[9],
@@ -36,8 +41,14 @@ rpr_status frame_principal(size_t natoms, const double *w, const double *xyz,
 /*
  * O(3) Kabsch/Eckart frame: the orthogonal Q minimising
  * sum_i w_i |Q (x_i - origin) - y_i|^2 for a reference y centred on its own
- * weighted centre (proper or improper, whichever fits better).  margin is
- * sigma3/sigma1 of the weighted cross-covariance.  Allocates nothing.
+ * weighted centre (ref is centred here; it need not be centred already),
+ * proper or improper, whichever fits better.  origin is the weighted centre
+ * of xyz.  margin is sigma3/sigma1 of the weighted cross-covariance.  At a
+ * tie (sigma3 at the rounding level: planar or linear geometry or
+ * reference) the proper fit is returned.  Allocates nothing.
+ * @return RPR_OK, RPR_EINVAL (no atoms, a weight <= 0), RPR_ENONFINITE,
+ *         RPR_EDEGENERATE (all atoms of xyz or of ref at one point, or a
+ *         zero cross-covariance).
  */
 rpr_status frame_kabsch(size_t natoms, const double *w, const double *ref,
                         const double *xyz, double Q[9], double origin[3],
