@@ -7,6 +7,10 @@
  * stream's error flag, fflush, fsync and fclose; only then is the file
  * renamed over the target.  A reader such as Newton-X sees the old file or
  * the complete new one, never a part.
+ *
+ * A target that exists and is not a regular file (/dev/null, a FIFO, a
+ * terminal) is written in place: renaming over it would replace a device
+ * node with a regular file.  A directory is refused.
  */
 #include <config.h>
 
@@ -22,7 +26,8 @@
 
 struct rpr_outfile {
     char *path; /* the target */
-    char *tmp;  /* the temporary file, path + ".XXXXXX" */
+    char *tmp;  /* the temporary file, path + ".XXXXXX"; NULL when the
+                   target is a device or FIFO written in place */
     FILE *stream;
 };
 
@@ -74,6 +79,25 @@ rpr_status rpr_outfile_open(const char *path, rpr_outfile **out, rpr_error *err)
     memcpy(o->tmp, path, len);
     memcpy(o->tmp + len, suffix, sizeof suffix);
 
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode)) {
+            outfile_free(o);
+            return RPR_FAIL(err, RPR_EIO, "%s: is a directory", path);
+        }
+        free(o->tmp);
+        o->tmp = NULL;
+        o->stream = fopen(path, "w");
+        if (o->stream == NULL) {
+            const int e = errno;
+            outfile_free(o);
+            return RPR_FAIL(err, RPR_EIO, "%s: cannot open: %s", path,
+                            strerror(e));
+        }
+        *out = o;
+        return RPR_OK;
+    }
+
     fd = mkstemp(o->tmp);
     if (fd < 0) {
         const int e = errno;
@@ -118,7 +142,7 @@ rpr_status rpr_outfile_commit(rpr_outfile *out, rpr_error *err)
         e = errno;
     }
 #ifdef HAVE_FSYNC
-    else if (fsync(fileno(f)) != 0) {
+    else if (out->tmp != NULL && fsync(fileno(f)) != 0) {
         step = "sync";
         e = errno;
     }
@@ -129,13 +153,13 @@ rpr_status rpr_outfile_commit(rpr_outfile *out, rpr_error *err)
         e = errno;
     }
     rpr_status st = RPR_OK;
-    if (step == NULL && rename(out->tmp, out->path) != 0)
+    if (step == NULL && out->tmp != NULL && rename(out->tmp, out->path) != 0)
         st = RPR_FAIL(err, RPR_EIO, "%s: cannot rename %s to it: %s", out->path,
                       out->tmp, strerror(errno));
     else if (step != NULL)
         st = RPR_FAIL(err, RPR_EIO, "%s: cannot %s it: %s", out->path, step,
                       strerror(e));
-    if (st != RPR_OK)
+    if (st != RPR_OK && out->tmp != NULL)
         unlink(out->tmp);
     outfile_free(out);
     return st;
@@ -146,6 +170,7 @@ void rpr_outfile_discard(rpr_outfile *out)
     if (out == NULL)
         return;
     fclose(out->stream);
-    unlink(out->tmp);
+    if (out->tmp != NULL)
+        unlink(out->tmp);
     outfile_free(out);
 }

@@ -675,19 +675,16 @@ static void test_outfile(void)
     CHECK(file_equals(path, "second\n"));
     CHECK(count_temps("out.dat") == 0);
 
-    /* rename fails when the target is a directory. */
+    /* A directory is refused at once, before anything is written. */
     const char *const sub = tmp_path("adir");
     CHECK(mkdir(sub, 0700) == 0);
-    CHECK_OK(rpr_outfile_open(sub, &out, &err), &err);
-    if (out == NULL)
-        return;
-    fputs("x", rpr_outfile_stream(out));
     {
         char pre[300];
-        snprintf(pre, sizeof pre, "%s: cannot rename %s.", sub, sub);
-        CHECK_FAIL(rpr_outfile_commit(out, &err), RPR_EIO, &err, pre,
-                   "to it: ");
+        snprintf(pre, sizeof pre, "%s: ", sub);
+        CHECK_FAIL(rpr_outfile_open(sub, &out, &err), RPR_EIO, &err, pre,
+                   "is a directory");
     }
+    CHECK(out == NULL);
     CHECK(count_temps("adir") == 0);
     CHECK(stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode));
     rmdir(sub);
@@ -703,6 +700,24 @@ static void test_outfile(void)
                    strerror(ENOENT));
     }
     CHECK(out == NULL);
+
+    /* A device is written in place: renaming over /dev/null would replace
+     * the device node with a regular file (this happened once). */
+    CHECK_OK(rpr_outfile_open("/dev/null", &out, &err), &err);
+    if (out != NULL) {
+        fputs("discarded\n", rpr_outfile_stream(out));
+        CHECK_OK(rpr_outfile_commit(out, &err), &err);
+    }
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    CHECK_OK(rpr_outfile_open("/dev/null", &out, &err), &err);
+    rpr_outfile_discard(out);
+    CHECK(stat("/dev/null", &sb) == 0 && S_ISCHR(sb.st_mode));
+    /* A device that fails writes still reports the failure. */
+    CHECK_OK(rpr_outfile_open("/dev/full", &out, &err), &err);
+    if (out != NULL) {
+        fputs("no space\n", rpr_outfile_stream(out));
+        CHECK_STATUS(rpr_outfile_commit(out, &err), RPR_EIO);
+    }
     CHECK_STATUS(rpr_outfile_open("", &out, NULL), RPR_EINVAL);
     CHECK_STATUS(rpr_outfile_open(NULL, &out, NULL), RPR_EINVAL);
     CHECK_STATUS(rpr_outfile_commit(NULL, NULL), RPR_EINVAL);
