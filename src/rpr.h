@@ -317,10 +317,25 @@ typedef struct rpr_model rpr_model;
 
 /**
  * Train a model on the geometries of `geoms`.
+ *
+ * Dipoles and polarizabilities are learned per component in the frame of
+ * opt->frame (one sub-model per frame; two for the blend) and rotated
+ * back at prediction.  sigma and lambda are both given or both searched
+ * (krr_search per component, MLatom's grid); components that share them
+ * share one Cholesky factorisation.  Energies use KREG (gaussian kernel
+ * only), with gradients if grad is given.  A scalar or energy model of an
+ * invariant descriptor (RE, ID, CM) is frame-free: opt->frame is then
+ * ignored and the model records frame "none".  Descriptors see
+ * coordinates in angstrom (MLatom's convention).
+ *
  * @param values  [nframes][ncomp] in the property's unit (lab frame).
  * @param grad    energy only: [nframes][natoms][3] dE/dR in hartree/bohr,
  *                or NULL for an energy-only fit.
  * @param present [nframes], 1 where grad holds a gradient; NULL means all.
+ * @return RPR_OK; RPR_EINVAL (options, atom selection, a geometry whose
+ *         descriptor fails: the message names it); RPR_ENONFINITE;
+ *         RPR_ENOTPD (raise lambda); RPR_EDEGENERATE (a frame cannot be
+ *         built; planar Kabsch reference); RPR_ENOMEM.
  */
 rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
                      const double *values, const double *grad,
@@ -333,6 +348,32 @@ rpr_status rpr_model_save(const rpr_model *model, const char *path,
 /** Read and validate a model file.  Errors name the file and line. */
 rpr_status rpr_model_load(const char *path, rpr_model **model, rpr_error *err);
 void rpr_model_free(rpr_model *model);
+
+/**
+ * Load a model through a binary cache, for programs that load models on
+ * every step (rpr-nx).  The cache is used when it was written by this
+ * build of the library from a file of the XML's current size, mtime, inode
+ * and device (or of the same content, by hash); then loading costs one
+ * stat, one read and one hash of the cache.  Otherwise the XML is loaded
+ * and validated as by rpr_model_load and the cache (re)written atomically
+ * (temporary file + rename), so concurrent readers never see half of one.
+ * A damaged or foreign cache is silently replaced, never trusted.
+ *
+ * @param cache_path  where the cache lives, or NULL for xml_path + ".cache".
+ * @return as rpr_model_load; RPR_EIO also when the cache cannot be written
+ *         (then *model is NULL: call rpr_model_load to run without one).
+ */
+rpr_status rpr_model_load_cached(const char *xml_path, const char *cache_path,
+                                 rpr_model **model, rpr_error *err);
+
+/**
+ * Check that a model predicts `property`.  The message names path and the
+ * line of the model file's <property> element: "pes.xml:3: the model is
+ * for dipole, not energy".  path may be NULL.
+ * @return RPR_OK or RPR_EINVAL.
+ */
+rpr_status rpr_model_require(const rpr_model *model, rpr_property property,
+                             const char *path, rpr_error *err);
 
 rpr_property rpr_model_property(const rpr_model *model);
 size_t rpr_model_ncomp(const rpr_model *model);
@@ -357,7 +398,8 @@ void rpr_workspace_free(rpr_workspace *ws);
  * @param xyz     bohr [natoms][3], lab frame, as given (not recentred).
  * @param value   out [ncomp]: lab-frame prediction in the property's unit.
  * @param grad    out [natoms][3] dE/dR in hartree/bohr (energy and scalar
- *                models), or NULL to skip it.
+ *                models with the gaussian kernel and a frame-free
+ *                descriptor; RPR_EINVAL otherwise), or NULL to skip it.
  * @param health  out: frame diagnostics, or NULL.
  * @return RPR_OK, RPR_EINVAL (atoms differ from the model's, coincident
  *         atoms), RPR_ENONFINITE (NaN in xyz or in the result).
@@ -380,6 +422,224 @@ int rpr_kernel_entry(size_t i, const char **name, const char **formula,
 
 /* ------------------------------------------------------------------ spectra */
 /* (declared by the spectrum module below this line) */
+
+/*
+ * IR and Raman spectra from per-step dipoles and polarizabilities by time
+ * correlation functions (docs/spectra.md gives the formulas, conventions
+ * and the quantum-correction statement).  The pipeline: read one property
+ * file per trajectory (rpr_series_read), check it for jumps
+ * (rpr_series_jumps), then rpr_spectrum_compute and rpr_spectrum_write.
+ *
+ * Constants, from CODATA 2018 (exact h, e, k_B, N_A, c; eps0 =
+ * 8.8541878128e-12 F/m; a0 = 5.29177210903e-11 m; E_h = 4.3597447222071e-18
+ * J).  tests/test_spectrum.c recomputes each from those SI values.
+ */
+/* Dipole: debye per e*bohr (1 D = 1e-21/c C m). */
+#define RPR_DEBYE_PER_EBOHR 2.541746473
+/* Speed of light in cm/fs. */
+#define RPR_C_CM_PER_FS 2.99792458e-5
+/* Second radiation constant hc/k_B in cm K: x = c2 nu / T. */
+#define RPR_C2_CM_K 1.438776877
+/* IR: A(nu) T = RPR_IR_CONSTANT F(nu), F the transform of <mu'(0).mu'(t)>
+ * with mu' in D/fs and t in fs; 2 N_A / (12 eps0 c k_B) in K cm km/mol. */
+#define RPR_IR_CONSTANT 3047.232072
+/* Raman: h / (4 eps0^2 k_B) with alpha' in atomic units (bohr^3) per fs, t
+ * in fs and wavenumbers in cm^-1, in 1e-30 m^2 cm K. */
+#define RPR_RAMAN_CONSTANT 4.160440173e-18
+
+typedef enum rpr_spectrum_kind {
+    RPR_SPECTRUM_IR = 0,   /* dipole columns mu_x mu_y mu_z (e*bohr) */
+    RPR_SPECTRUM_RAMAN = 1 /* alpha_xx xy xz yy yz zz (bohr^3) */
+} rpr_spectrum_kind;
+
+/** Window on the one-sided autocorrelation, lags tau = 0 .. L-1. */
+typedef enum rpr_window_kind {
+    RPR_WINDOW_HANN = 0,     /* cos^2(pi tau / (2 (L-1))); line FWHM
+                                1 / (c (L-1) dt) */
+    RPR_WINDOW_GAUSSIAN = 1, /* exp(-(t/a)^2); line FWHM 2 sqrt(ln 2) /
+                                (pi c a) */
+    RPR_WINDOW_NONE = 2      /* rectangular: sinc line shape, ringing */
+} rpr_window_kind;
+
+/** Quantum correction factor.  The derivative form of rpr's formulas is
+ *  the classical line shape times the harmonic QCF; the others are applied
+ *  as ratios to it, never on top of it (docs/spectra.md). */
+typedef enum rpr_qcf {
+    RPR_QCF_HARMONIC = 0,  /* x / (1 - e^-x), x = c2 nu / T (default) */
+    RPR_QCF_CLASSICAL = 1, /* 1: the classical line shape */
+    RPR_QCF_STANDARD = 2,  /* 2 / (1 + e^-x) */
+    RPR_QCF_SCHOFIELD = 3  /* e^(x/2) */
+} rpr_qcf;
+
+/**
+ * Options of reading and computing, filled by rpr_spectrum_options_default
+ * (defaults from the reference notes on spectra, section 9).
+ */
+typedef struct rpr_spectrum_options {
+    rpr_spectrum_kind kind; /* default IR */
+    /* Reading: a time step may differ from the median step by this
+     * fraction of it.  rpr-nx prints t with 4 decimals, so differences err
+     * by <= 1e-4 fs, <= 1e-3 of any dt >= 0.1 fs; a real fault (a missing
+     * or repeated step) is a whole dt.  Default 1e-2. */
+    double dt_rtol;
+    /* Jump warning: a per-step change of mu (or of alpha, Frobenius norm)
+     * above jump_factor times the median per-step change.  Smooth MD at
+     * 0.5 fs stays within ~4 times the median; a frame seam of the model
+     * changes mu by its own size, ~100 times.  Default 10. */
+    double jump_factor;
+    /* Correlation depth L in frames (lags 0 .. L-1); 0 means
+     * min(depth_max, m / 2), m the derivative frames (records - 2) of the
+     * shortest trajectory.  Default 0 and 4096. */
+    size_t depth;
+    size_t depth_max;
+    rpr_window_kind window; /* default Hann */
+    /* Gaussian width a in fs; <= 0 means L dt / 2.  Default 0. */
+    double window_width_fs;
+    /* Zero padding: the cosine transform has padding * L + 1 points, the
+     * grid spacing is 1 / (2 padding L c dt).  Interpolates only; adds no
+     * resolution.  Default 4. */
+    size_t padding;
+    /* Multiply by (w dt / sin w dt)^2, undoing the central difference's
+     * transfer function.  Default 1 (on). */
+    int fd_correction;
+    rpr_qcf qcf;          /* default harmonic */
+    double temperature_k; /* T of the prefactors and QCF; default 300 */
+    double laser_cm;      /* Raman excitation nu0 in cm^-1; default 20000 */
+    /* Frequency scaling factor (e.g. 0.9 for HF): the wavenumber axis is
+     * multiplied by it after all factors were computed at the simulated
+     * wavenumber, and densities are divided by it, so band integrals are
+     * unchanged.  Default 1. */
+    double scale;
+    /* Highest wavenumber of the output (scaled axis), cm^-1; the Nyquist
+     * bin is never output (the correction diverges there).  Default 4000. */
+    double max_wavenumber_cm;
+    /* With one trajectory, the standard error comes from this many blocks
+     * of time origins (jackknife); 0 or 1: no error band.  Default 8. */
+    size_t blocks;
+} rpr_spectrum_options;
+void rpr_spectrum_options_default(rpr_spectrum_options *opt);
+
+/** One trajectory's dipoles or polarizabilities at uniform time steps. */
+typedef struct rpr_series rpr_series;
+
+/**
+ * Read a property file written by rpr-nx ("# rpr-nx properties, format 1",
+ * a "# columns:" line naming the whitespace-separated columns, '#' comment
+ * lines, one record per time).  Columns are found by name: t_fs and
+ * mu_x mu_y mu_z (IR) or alpha_xx alpha_xy alpha_xz alpha_yy alpha_yz
+ * alpha_zz (Raman); other columns may hold anything, nan included.
+ * Errors name the file and line: no columns line, a needed column
+ * missing, a wrong field count, a non-numeric or NaN/Inf needed value
+ * (RPR_ENONFINITE), fewer than 3 records, and times that are not uniform
+ * (duplicated, decreasing, a gap, an irregular step; tolerance
+ * opt->dt_rtol).  Only opt->kind and opt->dt_rtol are used.
+ * @return RPR_OK, RPR_EINVAL, RPR_EIO, RPR_EPARSE, RPR_ENONFINITE,
+ *         RPR_ENOMEM.
+ */
+rpr_status rpr_series_read(const char *path, const rpr_spectrum_options *opt,
+                           rpr_series **series, rpr_error *err);
+
+/**
+ * A series from memory (copied): values [nsteps][3] in e*bohr (IR) or
+ * [nsteps][6] xx xy xz yy yz zz in bohr^3 (Raman), lab frame, at times
+ * t0_fs + k dt_fs.  nsteps >= 3, dt_fs > 0, all finite.
+ */
+rpr_status rpr_series_new(rpr_spectrum_kind kind, size_t nsteps, double t0_fs,
+                          double dt_fs, const double *values,
+                          rpr_series **series, rpr_error *err);
+void rpr_series_free(rpr_series *series); /* NULL does nothing */
+rpr_spectrum_kind rpr_series_kind(const rpr_series *series);
+size_t rpr_series_nsteps(const rpr_series *series);
+/** 3 (IR) or 6 (Raman). */
+size_t rpr_series_ncomp(const rpr_series *series);
+double rpr_series_t0_fs(const rpr_series *series);
+/** (t_last - t_0) / (nsteps - 1), fs. */
+double rpr_series_dt_fs(const rpr_series *series);
+/** [nsteps][ncomp], units as in rpr_series_new. */
+const double *rpr_series_values(const rpr_series *series);
+/** The file read, or "(memory)"; borrowed. */
+const char *rpr_series_path(const rpr_series *series);
+/** File line of record k (1-based), 0 if not from a file. */
+size_t rpr_series_line(const rpr_series *series, size_t step);
+
+/**
+ * Find jumps: steps k whose change |v_k - v_(k-1)| (Euclidean for mu,
+ * Frobenius for alpha) exceeds factor times the median change (any nonzero
+ * change if the median is 0).  A frame seam of the model shows up so.
+ * *steps [*njumps] (the later record k) and *ratios [*njumps] (change over
+ * median; Inf if the median is 0) are freed with rpr_free; both NULL when
+ * there is no jump.  Prints nothing: the program warns.
+ * @return RPR_OK, RPR_EINVAL (factor not > 0), RPR_ENOMEM.
+ */
+rpr_status rpr_series_jumps(const rpr_series *series, double factor,
+                            size_t *njumps, size_t **steps, double **ratios,
+                            rpr_error *err);
+
+/** A computed spectrum: columns over a uniform wavenumber grid. */
+typedef struct rpr_spectrum rpr_spectrum;
+
+/** The parameters a spectrum was computed with, resolved. */
+typedef struct rpr_spectrum_info {
+    rpr_spectrum_kind kind;
+    size_t nseries;                /* trajectories */
+    size_t nunits;                 /* jackknife units: trajectories, or blocks
+                                      of one; 1 means no error band (NaN) */
+    size_t nsteps_min, nsteps_max; /* records per trajectory */
+    double dt_fs;                  /* of the first series */
+    size_t depth;                  /* L used, frames */
+    double window_width_fs;        /* Gaussian a; (L-1) dt otherwise */
+    double resolution_cm;          /* FWHM of the window's line (scaled) */
+    double spacing_cm;             /* grid spacing (scaled axis) */
+    double nyquist_cm;             /* 1 / (2 c dt) (scaled axis) */
+} rpr_spectrum_info;
+
+/**
+ * Compute the IR (opt->kind IR) or Raman spectrum of nseries trajectories
+ * (possibly of different lengths; their dt must agree within
+ * opt->dt_rtol).  Per trajectory: central-difference derivative, unbiased
+ * autocorrelation of the rotational invariants (IR: sum over x y z of mu';
+ * Raman: isotropic mean alpha' and anisotropic (3/2) sum_ij beta'_ij
+ * beta'_ij), pooled with weights N_i - tau; window, zero padding, DCT-I
+ * (FFTW), finite-difference correction, absolute units.  The standard
+ * error is the jackknife over trajectories (over opt->blocks blocks of
+ * time origins when there is one); equal-length trajectories give exactly
+ * the standard error of the mean of per-trajectory spectra.
+ * Columns, by name (units in rpr_spectrum_column):
+ *   IR:    wavenumber ir ir_se ir_integral
+ *   Raman: wavenumber iso aniso parallel parallel_se perpendicular
+ *          perpendicular_se unpolarised unpolarised_se
+ *          unpolarised_integral depolarisation depolarisation_se
+ * Makes FFTW plans (FFTW_ESTIMATE): not to be called concurrently with
+ * other FFTW planning in the process.
+ * @return RPR_OK, RPR_EINVAL (options out of range, series of another kind
+ *         or time step, too short for the depth), RPR_ENOMEM.
+ */
+rpr_status rpr_spectrum_compute(const rpr_spectrum_options *opt, size_t nseries,
+                                const rpr_series *const *series,
+                                rpr_spectrum **spec, rpr_error *err);
+void rpr_spectrum_free(rpr_spectrum *spec); /* NULL does nothing */
+void rpr_spectrum_get_info(const rpr_spectrum *spec, rpr_spectrum_info *info);
+/** The options used, with depth and window_width_fs resolved; borrowed. */
+const rpr_spectrum_options *rpr_spectrum_options_used(const rpr_spectrum *spec);
+size_t rpr_spectrum_nbins(const rpr_spectrum *spec);
+size_t rpr_spectrum_ncols(const rpr_spectrum *spec);
+/**
+ * Column j [nbins] with its name and unit (static strings; either pointer
+ * may be NULL); NULL if j >= ncols.
+ */
+const double *rpr_spectrum_column(const rpr_spectrum *spec, size_t j,
+                                  const char **name, const char **unit);
+/** Column by name, or NULL. */
+const double *rpr_spectrum_find(const rpr_spectrum *spec, const char *name);
+
+/**
+ * Write the spectrum as a text table: '#' header lines with every
+ * parameter, the input files, the conventions and the units, then
+ * "# columns:" and "# units:" lines and one row per wavenumber.
+ * @return RPR_OK or RPR_EIO.
+ */
+rpr_status rpr_spectrum_write(const rpr_spectrum *spec, FILE *stream,
+                              rpr_error *err);
 
 #ifdef __cplusplus
 }
