@@ -4,7 +4,8 @@
  *   gaussian   d = sum (x - x')^2 (squared L2)  k = exp(-d / (2 sigma^2))
  *   laplacian  d = sum |x - x'|    (L1)         k = exp(-d / sigma)
  *   matern     d = ||x - x'||_2, integer n (nu = n + 1/2):
- *     k = exp(-d/sigma) n!/(2n)! sum_{k=0..n} (n+k)!/(k!(n-k)!) (2d/sigma)^(n-k)
+ *     k = exp(-d/sigma) n!/(2n)!
+ *         sum_{k=0..n} (n+k)!/(k!(n-k)!) (2d/sigma)^(n-k)
  */
 #ifndef RPR_KERNEL_H
 #define RPR_KERNEL_H
@@ -31,8 +32,8 @@ typedef struct kernel_info {
     const char *formula;   /* one line, as in the comment above */
     const char *reference; /* literature source */
     kernel_type type;
-    double default_sigma;              /* MLatom default: 100, 800, 100 */
-    double lg_sigma_lo, lg_sigma_hi;   /* MLatom log2 search range */
+    double default_sigma;            /* MLatom default: 100, 800, 100 */
+    double lg_sigma_lo, lg_sigma_hi; /* MLatom log2 search range */
 } kernel_info;
 
 size_t kernel_count(void);
@@ -48,9 +49,8 @@ double kernel_eval(const kernel_spec *k, size_t D, const double *a,
                    const double *b);
 
 /* K[i][j] = k(X1_i, X2_j), K row-major [n1][n2]; X1 [n1][D], X2 [n2][D].
- * Gaussian squared distances come from one dgemm (BLAS-3).
- * sqnorm scratch may be NULL (then stack/heap is not used: the function
- * computes norms on the fly). */
+ * Gaussian squared distances come from one dgemm (BLAS-3), using K itself
+ * as the only scratch: nothing is allocated. */
 void kernel_matrix(const kernel_spec *k, size_t D, size_t n1, const double *X1,
                    size_t n2, const double *X2, double *K);
 /* Symmetric K [n][n] = k(X_i, X_j), both triangles filled. */
