@@ -1,0 +1,1036 @@
+/*
+ * model.c - the model in memory: layout of the one-block model, property
+ * names, accessors, the prediction workspace, rpr_predict and
+ * rpr_model_write_info.  Files: model_xml.c; training: train.c.
+ */
+#include <config.h>
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "model.h"
+
+/* ------------------------------------------------------------ properties */
+
+size_t rpr_property_ncomp(rpr_property property)
+{
+    switch (property) {
+    case RPR_PROPERTY_SCALAR: return 1;
+    case RPR_PROPERTY_ENERGY: return 1;
+    case RPR_PROPERTY_DIPOLE: return 3;
+    case RPR_PROPERTY_POLARIZABILITY: return 6;
+    }
+    return 0;
+}
+
+const char *rpr_property_name(rpr_property property)
+{
+    switch (property) {
+    case RPR_PROPERTY_SCALAR: return "scalar";
+    case RPR_PROPERTY_ENERGY: return "energy";
+    case RPR_PROPERTY_DIPOLE: return "dipole";
+    case RPR_PROPERTY_POLARIZABILITY: return "polarizability";
+    }
+    return NULL;
+}
+
+rpr_status rpr_property_parse(const char *name, rpr_property *property)
+{
+    static const rpr_property all[] = {RPR_PROPERTY_SCALAR, RPR_PROPERTY_ENERGY,
+                                       RPR_PROPERTY_DIPOLE,
+                                       RPR_PROPERTY_POLARIZABILITY};
+    if (name != NULL)
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+            if (strcmp(name, rpr_property_name(all[i])) == 0) {
+                *property = all[i];
+                return RPR_OK;
+            }
+    return RPR_EINVAL;
+}
+
+const char *model_component_name(rpr_property property, size_t c)
+{
+    static const char *const vec[] = {"x", "y", "z"};
+    static const char *const ten[] = {"xx", "xy", "xz", "yy", "yz", "zz"};
+    switch (property) {
+    case RPR_PROPERTY_SCALAR: return c == 0 ? "y" : NULL;
+    case RPR_PROPERTY_ENERGY: return c == 0 ? "E" : NULL;
+    case RPR_PROPERTY_DIPOLE: return c < 3 ? vec[c] : NULL;
+    case RPR_PROPERTY_POLARIZABILITY: return c < 6 ? ten[c] : NULL;
+    }
+    return NULL;
+}
+
+const char *model_property_unit(rpr_property property)
+{
+    switch (property) {
+    case RPR_PROPERTY_SCALAR: return "1";
+    case RPR_PROPERTY_ENERGY: return "hartree";
+    case RPR_PROPERTY_DIPOLE: return "e*bohr";
+    case RPR_PROPERTY_POLARIZABILITY: return "bohr^3";
+    }
+    return NULL;
+}
+
+const char *model_frame_name(rpr_frame_kind frame)
+{
+    switch (frame) {
+    case RPR_FRAME_NONE: return "none";
+    case RPR_FRAME_PRINCIPAL: return "principal";
+    case RPR_FRAME_KABSCH: return "kabsch";
+    case RPR_FRAME_BLEND: return "blend";
+    }
+    return NULL;
+}
+
+rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame)
+{
+    static const rpr_frame_kind all[] = {RPR_FRAME_NONE, RPR_FRAME_PRINCIPAL,
+                                         RPR_FRAME_KABSCH, RPR_FRAME_BLEND};
+    if (name != NULL)
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+            if (strcmp(name, model_frame_name(all[i])) == 0) {
+                *frame = all[i];
+                return RPR_OK;
+            }
+    return RPR_EINVAL;
+}
+
+const char *model_kernel_name(kernel_type type)
+{
+    switch (type) {
+    case KERNEL_GAUSSIAN: return "gaussian";
+    case KERNEL_LAPLACIAN: return "laplacian";
+    case KERNEL_MATERN: return "matern";
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ hash */
+
+static uint64_t model_rotl(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t model_load64(const unsigned char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w); /* the hash is defined on little-endian words */
+#endif
+    return w;
+}
+
+/* The round and the final mix are those of xxHash64 (Y. Collet, BSD
+ * licence; the primes are its PRIME64_1, _2), with four independent lanes
+ * so that the multiplications pipeline. */
+#define MODEL_P1 UINT64_C(0x9E3779B185EBCA87)
+#define MODEL_P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+
+static uint64_t model_round(uint64_t acc, uint64_t w)
+{
+    acc += w * MODEL_P2;
+    acc = model_rotl(acc, 31);
+    return acc * MODEL_P1;
+}
+
+uint64_t model_hash(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t v[4] = {h + MODEL_P1 + MODEL_P2, h + MODEL_P2, h, h - MODEL_P1};
+    size_t i = 0;
+
+    for (; i + 32 <= len; i += 32)
+        for (int l = 0; l < 4; l++)
+            v[l] = model_round(v[l], model_load64(p + i + 8 * l));
+    uint64_t acc = model_rotl(v[0], 1) + model_rotl(v[1], 7) +
+                   model_rotl(v[2], 12) + model_rotl(v[3], 18);
+    acc += (uint64_t) len;
+    for (; i + 8 <= len; i += 8)
+        acc = model_rotl(acc ^ model_round(0, model_load64(p + i)), 27) *
+                  MODEL_P1 +
+              MODEL_P2;
+    for (; i < len; i++)
+        acc = model_rotl(acc ^ (p[i] * MODEL_P2), 11) * MODEL_P1;
+    acc ^= acc >> 33;
+    acc *= MODEL_P2;
+    acc ^= acc >> 29;
+    acc *= MODEL_P1;
+    return acc ^ (acc >> 32);
+}
+
+/* ------------------------------------------------------------ layout */
+
+/* Bytes rounded up to MODEL_ALIGN; 0 signals overflow to the caller. */
+static size_t model_round_up(size_t n)
+{
+    if (n > SIZE_MAX - MODEL_ALIGN)
+        return 0;
+    return (n + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+}
+
+/* a * b * size with overflow check: 0 on overflow (no array is empty in a
+ * valid shape, so 0 cannot be a legitimate size here except n == 0). */
+static int model_mul(size_t a, size_t b, size_t size, size_t *out)
+{
+    if (b != 0 && a > SIZE_MAX / b)
+        return 0;
+    if (size != 0 && a * b > SIZE_MAX / size)
+        return 0;
+    *out = a * b * size;
+    return 1;
+}
+
+/* Walks the arena in a fixed order: with base NULL it only counts bytes
+ * (returns 0 on overflow), else it also sets the pointers of m. */
+static size_t model_walk(const model_shape *s, unsigned char *base,
+                         rpr_model *m)
+{
+    const size_t ncomp = rpr_property_ncomp(s->property);
+    size_t off = model_round_up(sizeof(rpr_model));
+    size_t bytes;
+
+#define MODEL_PLACE(ptr, count1, count2, type)                                 \
+    do {                                                                       \
+        if (!model_mul((count1), (count2), sizeof(type), &bytes))              \
+            return 0;                                                          \
+        if (base != NULL)                                                      \
+            (ptr) = (type *) (void *) (base + off);                            \
+        bytes = model_round_up(bytes);                                         \
+        if (bytes == 0 && (count1) * (count2) != 0)                            \
+            return 0;                                                          \
+        if (off > SIZE_MAX - bytes)                                            \
+            return 0;                                                          \
+        off += bytes;                                                          \
+    } while (0)
+
+    int *numbers = NULL;
+    double *d0 = NULL, *d1 = NULL, *d2 = NULL, *d3 = NULL;
+    size_t *sel = NULL;
+    MODEL_PLACE(numbers, s->natoms, 1, int);
+    MODEL_PLACE(d0, s->natoms, 1, double);
+    MODEL_PLACE(d1, s->natoms, 1, double);
+    MODEL_PLACE(d2, s->natoms, 3, double);
+    MODEL_PLACE(d3, s->natoms, 3, double);
+    MODEL_PLACE(sel, s->nsel, 1, size_t);
+    if (m != NULL) {
+        m->numbers = numbers;
+        m->masses = d0;
+        m->weights = d1;
+        m->xyz_eq = d2;
+        m->xyz_eq_a = d3;
+        m->sel = s->nsel > 0 ? sel : NULL;
+    }
+    for (size_t k = 0; k < s->nsub; k++) {
+        double *ref = NULL, *xt = NULL, *alpha = NULL, *qt = NULL, *qdot = NULL;
+        if (s->sub_frame[k] == RPR_FRAME_KABSCH)
+            MODEL_PLACE(ref, s->natoms, 3, double);
+        MODEL_PLACE(xt, s->D, s->ntrain, double);
+        MODEL_PLACE(alpha, ncomp, s->ntrain, double);
+        if (s->has_q) {
+            MODEL_PLACE(qt, s->D, s->ntrain, double);
+            MODEL_PLACE(qdot, s->ntrain, 1, double);
+        }
+        if (m != NULL) {
+            m->sub[k].ref = ref;
+            m->sub[k].xt = xt;
+            m->sub[k].alpha = alpha;
+            m->sub[k].qt = qt;
+            m->sub[k].qdot = qdot;
+        }
+    }
+#undef MODEL_PLACE
+    return off;
+}
+
+static int model_shape_valid(const model_shape *s)
+{
+    if (rpr_property_ncomp(s->property) == 0 || s->natoms == 0 || s->D == 0 ||
+        s->ntrain == 0 || s->nsub == 0 || s->nsub > MODEL_MAX_SUB ||
+        s->nsel > s->natoms)
+        return 0;
+    if (s->has_q && (s->property != RPR_PROPERTY_ENERGY || s->nsub != 1))
+        return 0;
+    for (size_t k = 0; k < s->nsub; k++)
+        if (s->sub_frame[k] != RPR_FRAME_NONE &&
+            s->sub_frame[k] != RPR_FRAME_PRINCIPAL &&
+            s->sub_frame[k] != RPR_FRAME_KABSCH)
+            return 0;
+    return 1;
+}
+
+size_t model_block_size(const model_shape *shape)
+{
+    return model_shape_valid(shape) ? model_walk(shape, NULL, NULL) : 0;
+}
+
+void model_shape_of(const rpr_model *m, model_shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->property = m->property;
+    s->natoms = m->natoms;
+    s->nsel = m->nsel;
+    s->D = m->D;
+    s->ntrain = m->ntrain;
+    s->nsub = m->nsub;
+    s->has_q = m->has_q;
+    for (size_t k = 0; k < m->nsub && k < MODEL_MAX_SUB; k++)
+        s->sub_frame[k] = m->sub[k].frame;
+}
+
+void model_layout(rpr_model *m)
+{
+    model_shape s;
+    model_shape_of(m, &s);
+    model_walk(&s, (unsigned char *) m, m);
+}
+
+rpr_status model_new(const model_shape *shape, rpr_model **model,
+                     rpr_error *err)
+{
+    *model = NULL;
+    const size_t bytes = model_block_size(shape);
+    if (bytes == 0)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "model of %zu atoms, %zu training points, descriptor "
+                        "length %zu, %zu frames: sizes out of range",
+                        shape->natoms, shape->ntrain, shape->D, shape->nsub);
+    /* aligned_alloc needs a multiple of the alignment: bytes is one. */
+    rpr_model *m = aligned_alloc(MODEL_ALIGN, bytes);
+    if (m == NULL)
+        return RPR_FAIL(err, RPR_ENOMEM, "model: cannot allocate %zu bytes",
+                        bytes);
+    memset(m, 0, bytes);
+    m->bytes = bytes;
+    m->property = shape->property;
+    m->ncomp = rpr_property_ncomp(shape->property);
+    m->natoms = shape->natoms;
+    m->nsel = shape->nsel;
+    m->D = shape->D;
+    m->ntrain = shape->ntrain;
+    m->nsub = shape->nsub;
+    m->has_q = shape->has_q;
+    for (size_t k = 0; k < shape->nsub; k++) {
+        model_sub *const s = &m->sub[k];
+        s->frame = shape->sub_frame[k];
+        s->ref_margin = NAN;
+        for (size_t c = 0; c < MODEL_MAX_COMP; c++) {
+            s->lambda_grad[c] = NAN;
+            s->rmse[c] = NAN;
+            s->mae[c] = NAN;
+        }
+    }
+    model_layout(m);
+    *model = m;
+    return RPR_OK;
+}
+
+void rpr_model_free(rpr_model *model)
+{
+    free(model);
+}
+
+rpr_status model_bind(rpr_model *m, rpr_error *err)
+{
+    m->desc = descriptor_find(m->descriptor);
+    if (m->desc == NULL || strcmp(m->desc->name, m->descriptor) != 0)
+        return RPR_FAIL(err, RPR_EINVAL, "unknown descriptor '%s'",
+                        m->descriptor);
+    return RPR_OK;
+}
+
+rpr_status model_derive(rpr_model *m, rpr_error *err)
+{
+    const rpr_status st = model_bind(m, err);
+    if (st != RPR_OK)
+        return st;
+    frame_weights(m->frame_options.weighting, m->natoms, m->numbers, m->masses,
+                  m->weights);
+    for (size_t i = 0; i < 3 * m->natoms; i++)
+        m->xyz_eq_a[i] = m->xyz_eq[i] * RPR_ANGSTROM_PER_BOHR;
+    for (size_t k = 0; k < m->nsub; k++) {
+        model_sub *const s = &m->sub[k];
+        s->ngroup = 0;
+        for (size_t c = 0; c < m->ncomp; c++) {
+            size_t g = 0;
+            /* Bit-equal widths give bit-equal kernel rows: share them. */
+            while (g < s->ngroup && memcmp(&s->sigma[s->group_first[g]],
+                                           &s->sigma[c], sizeof(double)) != 0)
+                g++;
+            if (g == s->ngroup)
+                s->group_first[s->ngroup++] = c;
+            s->group[c] = g;
+        }
+        if (s->qdot != NULL) {
+            const size_t n = m->ntrain;
+            for (size_t j = 0; j < n; j++)
+                s->qdot[j] = 0.0;
+            for (size_t d = 0; d < m->D; d++)
+                for (size_t j = 0; j < n; j++)
+                    s->qdot[j] += s->xt[d * n + j] * s->qt[d * n + j];
+        }
+    }
+    return RPR_OK;
+}
+
+void model_descriptor_params(const rpr_model *m, descriptor_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->natoms = m->natoms;
+    p->numbers = m->numbers;
+    p->xyz_eq = m->xyz_eq_a;
+    p->nsel = m->nsel;
+    p->sel = m->sel;
+    memcpy(p->dihedral, m->dihedral, sizeof p->dihedral);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+rpr_property rpr_model_property(const rpr_model *model)
+{
+    return model->property;
+}
+
+size_t rpr_model_ncomp(const rpr_model *model)
+{
+    return model->ncomp;
+}
+
+size_t rpr_model_natoms(const rpr_model *model)
+{
+    return model->natoms;
+}
+
+const int *rpr_model_numbers(const rpr_model *model)
+{
+    return model->numbers;
+}
+
+/* ------------------------------------------------------------ workspace */
+
+struct rpr_workspace {
+    size_t natoms, D, ntrain; /* the model it was sized for */
+    double *xf;               /* [natoms][3] frame coordinates, angstrom */
+    double *x;                /* [D] descriptor */
+    double *jac;              /* [D][3 natoms] its Jacobian, per angstrom */
+    double *dist;             /* [ntrain] kernel distances */
+    double *k;                /* [ntrain] kernel row */
+    double *a;                /* [ntrain] per-point weights of the gradient */
+    double *xq;               /* [ntrain] x . q_j (KREG) */
+    double *gx;               /* [D] dE/dx */
+};
+
+rpr_workspace *rpr_workspace_new(const rpr_model *model)
+{
+    if (model == NULL)
+        return NULL;
+    const size_t n3 = 3 * model->natoms, D = model->D, N = model->ntrain;
+    if (n3 != 0 && D > (SIZE_MAX / sizeof(double) - 4 * N - 2 * D - n3) / n3)
+        return NULL; /* N, D and n3 are bounded by the model block */
+    const size_t count = n3 + D + D * n3 + 4 * N + D;
+    rpr_workspace *ws = malloc(sizeof *ws + count * sizeof(double));
+    if (ws == NULL)
+        return NULL;
+    double *p = (double *) (void *) (ws + 1);
+    ws->natoms = model->natoms;
+    ws->D = D;
+    ws->ntrain = N;
+    ws->xf = p;
+    p += n3;
+    ws->x = p;
+    p += D;
+    ws->jac = p;
+    p += D * n3;
+    ws->dist = p;
+    p += N;
+    ws->k = p;
+    p += N;
+    ws->a = p;
+    p += N;
+    ws->xq = p;
+    p += N;
+    ws->gx = p;
+    return ws;
+}
+
+void rpr_workspace_free(rpr_workspace *ws)
+{
+    free(ws);
+}
+
+/* ------------------------------------------------------------ prediction */
+
+#if defined(__GNUC__)
+/* GCC/clang vector extensions: four doubles per operation, lowered to
+ * whatever the target has (two SSE2 halves on baseline x86-64, one AVX
+ * register with -mavx).  Same operations in the same order as the scalar
+ * code, lane by lane, so the results do not depend on the path. */
+#define MODEL_VEC 1
+typedef double model_v4 __attribute__((vector_size(32)));
+typedef long long model_v4i __attribute__((vector_size(32)));
+typedef unsigned long long model_v4u __attribute__((vector_size(32)));
+
+/* The two hot loops are also compiled for AVX2 (not FMA: the same
+ * roundings as the SSE2 code, so results do not depend on the CPU) and
+ * picked at load time through an ifunc, where GCC and glibc provide it. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) &&          \
+    !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MODEL_HOT __attribute__((target_clones("avx2", "default")))
+#endif
+
+/* Unaligned loads and stores as macros: a function returning a 32-byte
+ * vector would change its ABI with the target's AVX support (-Wpsabi). */
+#define MODEL_LOAD4(v, p)  memcpy(&(v), (p), sizeof(model_v4))
+#define MODEL_STORE4(p, v) memcpy((p), &(v), sizeof(model_v4))
+#endif
+#ifndef MODEL_HOT
+#define MODEL_HOT
+#endif
+
+/* One term of the kernel's distance: |t| (L1) or t^2 (squared L2). */
+static double model_term(int l1, double t)
+{
+    return l1 ? fabs(t) : t * t;
+}
+
+/*
+ * Kernel distances from x to every training point (the kernel's own
+ * distance, as kernel_distance: squared L2, L1 or L2), each summed over the
+ * descriptor in index order, so every path gives the same bits.  The
+ * training descriptors are stored transposed [D][n]: blocks of 16 training
+ * points keep their sums in registers while the loop runs over the
+ * descriptor (half the time of a pass over all points per component,
+ * which loads and stores the sums D times).
+ */
+MODEL_HOT static void model_distances(kernel_type type, size_t D, size_t n,
+                                      const double *xt, const double *x,
+                                      double *dist)
+{
+    const int l1 = type == KERNEL_LAPLACIAN;
+    size_t j = 0;
+#ifdef MODEL_VEC
+    /* |t| by clearing the sign bit, as fabs does. */
+    const model_v4i nosign = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+    for (; j + 16 <= n; j += 16) {
+        model_v4 a0 = {0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;
+        for (size_t d = 0; d < D; d++) {
+            const double *const row = xt + d * n + j;
+            const model_v4 xv = {x[d], x[d], x[d], x[d]};
+            model_v4 r0, r1, r2, r3;
+            MODEL_LOAD4(r0, row);
+            MODEL_LOAD4(r1, row + 4);
+            MODEL_LOAD4(r2, row + 8);
+            MODEL_LOAD4(r3, row + 12);
+            r0 -= xv;
+            r1 -= xv;
+            r2 -= xv;
+            r3 -= xv;
+            if (l1) {
+                a0 += (model_v4) ((model_v4i) r0 & nosign);
+                a1 += (model_v4) ((model_v4i) r1 & nosign);
+                a2 += (model_v4) ((model_v4i) r2 & nosign);
+                a3 += (model_v4) ((model_v4i) r3 & nosign);
+            } else {
+                a0 += r0 * r0;
+                a1 += r1 * r1;
+                a2 += r2 * r2;
+                a3 += r3 * r3;
+            }
+        }
+        MODEL_STORE4(dist + j, a0);
+        MODEL_STORE4(dist + j + 4, a1);
+        MODEL_STORE4(dist + j + 8, a2);
+        MODEL_STORE4(dist + j + 12, a3);
+    }
+#endif
+    for (; j < n; j++) {
+        double a = 0.0;
+        for (size_t d = 0; d < D; d++)
+            a += model_term(l1, xt[d * n + j] - x[d]);
+        dist[j] = a;
+    }
+    if (type == KERNEL_MATERN)
+        for (j = 0; j < n; j++)
+            dist[j] = sqrt(dist[j]);
+}
+
+/* Below this argument exp(x) is under DBL_MIN (2^-1022 = e^-708.40): the
+ * result is flushed to zero instead of going subnormal. */
+#define MODEL_EXP_MIN (-708.0)
+
+/*
+ * out[j] = exp(-s d[j]) for s d[j] >= 0: the Gaussian and Laplacian kernel
+ * rows, the hot spot of prediction (one exponential per training point and
+ * kernel width).  Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, and
+ * the Taylor polynomial of degree 13 (truncation r^14/14! < 2e-18
+ * relative), scaled by 2^k through the exponent bits: within a few ulp of
+ * the correctly rounded exp (tests/test_model.c checks against libm).
+ * Results below DBL_MIN are 0; NaN propagates.
+ */
+MODEL_HOT void model_exp_neg(size_t n, const double *d, double s, double *out)
+{
+    /* ln2 split so that k * MODEL_LN2_HI is exact for |k| < 2^11 (fdlibm's
+     * e_exp.c constants). */
+    const double log2e = 1.44269504088896338700e+00;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double shifter = 0x1.8p52; /* rounds to an integer when added */
+    size_t j = 0;
+#ifdef MODEL_VEC
+    const model_v4 sv = {s, s, s, s}, lim = {MODEL_EXP_MIN, MODEL_EXP_MIN,
+                                             MODEL_EXP_MIN, MODEL_EXP_MIN};
+    const model_v4 l2e = {log2e, log2e, log2e, log2e};
+    const model_v4 sh = {shifter, shifter, shifter, shifter};
+    const model_v4 lh = {ln2_hi, ln2_hi, ln2_hi, ln2_hi};
+    const model_v4 ll = {ln2_lo, ln2_lo, ln2_lo, ln2_lo};
+    const model_v4 one = {1.0, 1.0, 1.0, 1.0};
+    for (; j + 4 <= n; j += 4) {
+        model_v4 x;
+        MODEL_LOAD4(x, d + j);
+        x = -(x * sv);
+        /* All-ones where x < lim: the sign bit of x - lim spread by a
+         * logical shift and a negation (SSE2 has neither 64-bit compares
+         * nor arithmetic shifts, and these lower to scalar code). */
+        const model_v4i under = -(model_v4i) ((model_v4u) (x - lim) >> 63);
+        /* Clamp so that k stays in the normal range; NaN stays NaN. */
+        const model_v4 xc =
+            (model_v4) (((model_v4i) x & ~under) | ((model_v4i) lim & under));
+        const model_v4 t = xc * l2e + sh;
+        const model_v4 k = t - sh;
+        const model_v4 r = (xc - k * lh) - k * ll;
+        /* Estrin's scheme: the same polynomial with a dependency depth
+         * of four multiply-adds instead of thirteen. */
+        const model_v4 r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+        const model_v4 p01 = one + r, p23 = 0.5 + r * (1.0 / 6.0);
+        const model_v4 p45 = (1.0 / 24.0) + r * (1.0 / 120.0);
+        const model_v4 p67 = (1.0 / 720.0) + r * (1.0 / 5040.0);
+        const model_v4 p89 = (1.0 / 40320.0) + r * (1.0 / 362880.0);
+        const model_v4 pab = (1.0 / 3628800.0) + r * (1.0 / 39916800.0);
+        const model_v4 pcd = (1.0 / 479001600.0) + r * (1.0 / 6227020800.0);
+        const model_v4 p03 = p01 + r2 * p23, p47 = p45 + r2 * p67;
+        const model_v4 p8b = p89 + r2 * pab;
+        const model_v4 p07 = p03 + r4 * p47, p8d = p8b + r4 * pcd;
+        const model_v4 p = p07 + r8 * p8d;
+        /* 2^k: the low bits of t hold k (biased by the shifter). */
+        const model_v4i ki = (model_v4i) t - (model_v4i) sh;
+        const model_v4 scale = (model_v4) ((ki + 1023) << 52);
+        const model_v4 v = (model_v4) ((model_v4i) (p * scale) & ~under);
+        MODEL_STORE4(out + j, v);
+    }
+#endif
+    for (; j < n; j++) {
+        const double x = -(d[j] * s);
+        out[j] = x < MODEL_EXP_MIN ? 0.0 : exp(x);
+    }
+}
+
+/* sum_j a[j] b[j] with eight partial sums (one addition chain would
+ * bind the loop to its latency), reduced in a fixed order: the same
+ * result on every path. */
+MODEL_HOT static double model_dot(size_t n, const double *a, const double *b)
+{
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    size_t j = 0;
+#ifdef MODEL_VEC
+    model_v4 s0 = {0.0, 0.0, 0.0, 0.0}, s1 = s0;
+    for (; j + 8 <= n; j += 8) {
+        model_v4 a0, a1, b0, b1;
+        MODEL_LOAD4(a0, a + j);
+        MODEL_LOAD4(a1, a + j + 4);
+        MODEL_LOAD4(b0, b + j);
+        MODEL_LOAD4(b1, b + j + 4);
+        s0 += a0 * b0;
+        s1 += a1 * b1;
+    }
+    MODEL_STORE4(acc, s0);
+    MODEL_STORE4(acc + 4, s1);
+#else
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += a[j + l] * b[j + l];
+#endif
+    for (; j < n; j++)
+        acc[j % 8] += a[j] * b[j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
+           ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* Frame of sub-model s for a geometry: Q and origin; margin for Kabsch. */
+static rpr_status model_sub_frame(const rpr_model *m, const model_sub *s,
+                                  const double *xyz, double Q[9],
+                                  double origin[3], rpr_frame_health *h,
+                                  double *margin, rpr_error *err)
+{
+    *margin = NAN;
+    switch (s->frame) {
+    case RPR_FRAME_NONE:
+        for (int i = 0; i < 9; i++)
+            Q[i] = (i % 4 == 0) ? 1.0 : 0.0;
+        origin[0] = origin[1] = origin[2] = 0.0;
+        return RPR_OK;
+    case RPR_FRAME_PRINCIPAL:
+        return frame_principal(m->natoms, m->weights, xyz, &m->frame_options, Q,
+                               origin, h, err);
+    case RPR_FRAME_KABSCH:
+        return frame_kabsch(m->natoms, m->weights, s->ref, xyz, Q, origin,
+                            margin, err);
+    case RPR_FRAME_BLEND: break;
+    }
+    return RPR_FAIL(err, RPR_EINVAL, "sub-model with frame %d", (int) s->frame);
+}
+
+/*
+ * One sub-model at one geometry whose frame is (Q, origin): frame
+ * components yf [ncomp]; with gx != NULL also dE/dx [D] (scalar and energy
+ * models, Gaussian kernel, checked by the caller) with the descriptor's
+ * Jacobian left in ws->jac.
+ */
+static rpr_status model_sub_eval(const rpr_model *m, const model_sub *s,
+                                 rpr_workspace *ws, const double *xyz,
+                                 const double Q[9], const double origin[3],
+                                 double *yf, double *gx, rpr_error *err)
+{
+    const size_t N = m->ntrain, D = m->D;
+    descriptor_params p;
+
+    frame_to_frame(m->natoms, Q, origin, xyz, ws->xf);
+    for (size_t i = 0; i < 3 * m->natoms; i++)
+        ws->xf[i] *= RPR_ANGSTROM_PER_BOHR;
+    model_descriptor_params(m, &p);
+    const rpr_status st =
+        m->desc->eval(&p, ws->xf, ws->x, gx != NULL ? ws->jac : NULL, err);
+    if (st != RPR_OK)
+        return st;
+    model_distances(m->kernel, D, N, s->xt, ws->x, ws->dist);
+
+    for (size_t g = 0; g < s->ngroup; g++) {
+        const double sigma = s->sigma[s->group_first[g]];
+        if (m->kernel == KERNEL_GAUSSIAN)
+            model_exp_neg(N, ws->dist, 1.0 / (2.0 * sigma * sigma), ws->k);
+        else if (m->kernel == KERNEL_LAPLACIAN)
+            model_exp_neg(N, ws->dist, 1.0 / sigma, ws->k);
+        else {
+            const kernel_spec spec = {m->kernel, m->matern_n, sigma};
+            for (size_t j = 0; j < N; j++)
+                ws->k[j] = kernel_of_distance(&spec, ws->dist[j]);
+        }
+        for (size_t c = 0; c < m->ncomp; c++)
+            if (s->group[c] == g)
+                yf[c] = s->prior[c] + model_dot(N, s->alpha + c * N, ws->k);
+    }
+    if (s->qt == NULL && gx == NULL)
+        return RPR_OK;
+
+    /* Scalar and energy (one component): the KREG formulas of kreg.h with
+     * u_j = x - x_j, a_j = alpha_j + u_j.q_j / sigma^2 (q = 0 without
+     * gradient training):
+     *   E     = prior + sum_j k_j a_j
+     *   dE/dx = (sum_j k_j a_j (x_j - x) + sum_j k_j q_j) / sigma^2. */
+    assert(m->ncomp == 1 && s->ngroup == 1);
+    const double s2 = s->sigma[0] * s->sigma[0];
+    const double *const alpha = s->alpha;
+    if (s->qt != NULL) {
+        for (size_t j = 0; j < N; j++)
+            ws->xq[j] = 0.0;
+        for (size_t d = 0; d < D; d++) {
+            const double *const row = s->qt + d * N;
+            const double xd = ws->x[d];
+            for (size_t j = 0; j < N; j++)
+                ws->xq[j] += xd * row[j];
+        }
+        for (size_t j = 0; j < N; j++)
+            ws->a[j] = alpha[j] + (ws->xq[j] - s->qdot[j]) / s2;
+    } else
+        for (size_t j = 0; j < N; j++)
+            ws->a[j] = alpha[j];
+    for (size_t j = 0; j < N; j++)
+        ws->a[j] *= ws->k[j];
+    yf[0] = s->prior[0];
+    for (size_t j = 0; j < N; j++)
+        yf[0] += ws->a[j];
+    if (gx == NULL)
+        return RPR_OK;
+    double sum_a = 0.0;
+    for (size_t j = 0; j < N; j++)
+        sum_a += ws->a[j];
+    for (size_t d = 0; d < D; d++) {
+        double t = model_dot(N, s->xt + d * N, ws->a) - ws->x[d] * sum_a;
+        if (s->qt != NULL)
+            t += model_dot(N, s->qt + d * N, ws->k);
+        gx[d] = t / s2;
+    }
+    return RPR_OK;
+}
+
+/* Lab-frame value of frame components: mu = Q^T mu_f, alpha = Q^T a_f Q. */
+static void model_to_lab(rpr_property property, const double Q[9],
+                         const double *yf, double *y)
+{
+    switch (property) {
+    case RPR_PROPERTY_DIPOLE: frame_vector_to_lab(Q, yf, y); return;
+    case RPR_PROPERTY_POLARIZABILITY: frame_tensor_to_lab(Q, yf, y); return;
+    case RPR_PROPERTY_SCALAR:
+    case RPR_PROPERTY_ENERGY: y[0] = yf[0]; return;
+    }
+}
+
+/* Blend weights of frames.md 4.6 from the principal diagnostics in h and
+ * the Kabsch margin relative to the reference's own. */
+static void model_blend_weights(const rpr_frame_options *o,
+                                const rpr_frame_health *h, double margin,
+                                double ref_margin, double *w_pa, double *w_k)
+{
+    const double gap = fmin(h->gap12, h->gap23);
+    double rho = h->sign_reliability[0];
+    for (int k = 1; k < 3; k++)
+        rho = fmin(rho, h->sign_reliability[k]);
+    const double t_gap = (gap - o->gap_lo) / (o->gap_hi - o->gap_lo);
+    const double t_sign = (rho - o->sign_lo) / (o->sign_hi - o->sign_lo);
+    const double t_k =
+        (margin / ref_margin - o->margin_lo) / (o->margin_hi - o->margin_lo);
+    *w_pa = frame_smoothstep(t_gap) * frame_smoothstep(t_sign);
+    *w_k = frame_smoothstep(t_k);
+    if (!(*w_pa + *w_k > 0.0)) {
+        /* Both frames ill-defined: take the one further inside its ramp
+         * (frames.md 4.6: the larger raw margin). */
+        const int pa = fmin(t_gap, t_sign) >= t_k;
+        *w_pa = pa ? 1.0 : 0.0;
+        *w_k = pa ? 0.0 : 1.0;
+    }
+}
+
+static void model_health_unknown(rpr_frame_health *h)
+{
+    for (int k = 0; k < 3; k++) {
+        h->moments[k] = NAN;
+        h->sign_reliability[k] = NAN;
+    }
+    h->gap12 = h->gap23 = NAN;
+    h->sign_fallback = 0;
+    h->improper = 0;
+    h->kabsch_margin = NAN;
+    h->weight_principal = 0.0;
+    h->weight_kabsch = 0.0;
+}
+
+rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
+                       const int *numbers, const double *xyz, double *value,
+                       double *grad, rpr_frame_health *health, rpr_error *err)
+{
+    const rpr_model *const m = model;
+    rpr_frame_health h;
+    double y[MODEL_MAX_SUB][MODEL_MAX_COMP], Q[MODEL_MAX_SUB][9];
+    double margin[MODEL_MAX_SUB], wsub[MODEL_MAX_SUB];
+    rpr_status st;
+
+    if (m == NULL || ws == NULL || xyz == NULL || value == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_predict: NULL argument");
+    if (ws->natoms != m->natoms || ws->D != m->D || ws->ntrain != m->ntrain)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "workspace made for another model (%zu atoms, %zu "
+                        "training points)",
+                        ws->natoms, ws->ntrain);
+    if (natoms != m->natoms)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "geometry has %zu atoms, the model %zu", natoms,
+                        m->natoms);
+    if (numbers != NULL)
+        for (size_t a = 0; a < natoms; a++)
+            if (numbers[a] != m->numbers[a]) {
+                const char *const got = rpr_element_symbol(numbers[a]);
+                const char *const want = rpr_element_symbol(m->numbers[a]);
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "atom %zu is %s (Z=%d), the model has %s "
+                                "(Z=%d) there",
+                                a + 1, got != NULL ? got : "?", numbers[a],
+                                want != NULL ? want : "?", m->numbers[a]);
+            }
+    for (size_t i = 0; i < 3 * natoms; i++)
+        if (!isfinite(xyz[i]))
+            return RPR_FAIL(err, RPR_ENONFINITE,
+                            "coordinate %zu of atom %zu is %g", i % 3 + 1,
+                            i / 3 + 1, xyz[i]);
+    if (grad != NULL) {
+        if (m->ncomp != 1)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "gradients exist only for energy and scalar "
+                            "models, not %s",
+                            rpr_property_name(m->property));
+        if (m->kernel != KERNEL_GAUSSIAN)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "gradients need the gaussian kernel (model: %s)",
+                            model_kernel_name(m->kernel));
+        if (m->nsub != 1 ||
+            (m->sub[0].frame != RPR_FRAME_NONE && m->desc->uses_frame))
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "gradients of a model whose descriptor depends "
+                            "on the %s frame are not implemented",
+                            model_frame_name(m->frame));
+    }
+
+    model_health_unknown(&h);
+    int have_pa = 0;
+    for (size_t k = 0; k < m->nsub; k++) {
+        const model_sub *const s = &m->sub[k];
+        double origin[3];
+        st = model_sub_frame(m, s, xyz, Q[k], origin, &h, &margin[k], err);
+        if (st != RPR_OK)
+            return st;
+        if (s->frame == RPR_FRAME_PRINCIPAL)
+            have_pa = 1;
+        if (s->frame == RPR_FRAME_KABSCH)
+            h.kabsch_margin = margin[k];
+        st = model_sub_eval(m, s, ws, xyz, Q[k], origin, y[k],
+                            grad != NULL ? ws->gx : NULL, err);
+        if (st != RPR_OK)
+            return st;
+    }
+    if (health != NULL && !have_pa) {
+        /* Diagnostics only: a failure here must not fail the step. */
+        double Qd[9], od[3];
+        rpr_frame_health hd;
+        model_health_unknown(&hd);
+        if (frame_principal(m->natoms, m->weights, xyz, &m->frame_options, Qd,
+                            od, &hd, NULL) == RPR_OK) {
+            memcpy(h.moments, hd.moments, sizeof h.moments);
+            h.gap12 = hd.gap12;
+            h.gap23 = hd.gap23;
+            memcpy(h.sign_reliability, hd.sign_reliability,
+                   sizeof h.sign_reliability);
+            h.sign_fallback = hd.sign_fallback;
+            h.improper = hd.improper;
+        }
+    }
+
+    if (m->nsub == 1)
+        wsub[0] = 1.0;
+    else {
+        assert(m->sub[0].frame == RPR_FRAME_PRINCIPAL &&
+               m->sub[1].frame == RPR_FRAME_KABSCH);
+        model_blend_weights(&m->frame_options, &h, margin[1],
+                            m->sub[1].ref_margin, &wsub[0], &wsub[1]);
+        const double total = wsub[0] + wsub[1];
+        wsub[0] /= total;
+        wsub[1] /= total;
+    }
+    for (size_t c = 0; c < m->ncomp; c++)
+        value[c] = 0.0;
+    h.weight_principal = h.weight_kabsch = 0.0;
+    for (size_t k = 0; k < m->nsub; k++) {
+        double lab[MODEL_MAX_COMP];
+        model_to_lab(m->property, Q[k], y[k], lab);
+        for (size_t c = 0; c < m->ncomp; c++)
+            value[c] += wsub[k] * lab[c];
+        if (m->sub[k].frame == RPR_FRAME_PRINCIPAL)
+            h.weight_principal = wsub[k];
+        else if (m->sub[k].frame == RPR_FRAME_KABSCH)
+            h.weight_kabsch = wsub[k];
+    }
+    if (m->nsub == 1 && m->sub[0].frame == RPR_FRAME_NONE)
+        h.weight_principal = 0.0;
+    for (size_t c = 0; c < m->ncomp; c++)
+        if (!isfinite(value[c]))
+            return RPR_FAIL(err, RPR_ENONFINITE,
+                            "prediction of component %s is %g",
+                            model_component_name(m->property, c), value[c]);
+
+    if (grad != NULL) {
+        /* dE/dR (per bohr) = (angstrom per bohr) J^T dE/dx, J per
+         * angstrom.  The frame is the lab frame or the descriptor is
+         * invariant (checked above), so no frame derivative enters. */
+        const size_t n3 = 3 * natoms;
+        for (size_t i = 0; i < n3; i++)
+            grad[i] = 0.0;
+        for (size_t d = 0; d < m->D; d++) {
+            const double g = ws->gx[d];
+            const double *const row = ws->jac + d * n3;
+            for (size_t i = 0; i < n3; i++)
+                grad[i] += g * row[i];
+        }
+        for (size_t i = 0; i < n3; i++) {
+            grad[i] *= RPR_ANGSTROM_PER_BOHR;
+            if (!isfinite(grad[i]))
+                return RPR_FAIL(err, RPR_ENONFINITE,
+                                "gradient component %zu of atom %zu is %g",
+                                i % 3 + 1, i / 3 + 1, grad[i]);
+        }
+    }
+    if (health != NULL)
+        *health = h;
+    return RPR_OK;
+}
+
+/* ------------------------------------------------------------ info */
+
+rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
+{
+    const rpr_frame_options *const o = &m->frame_options;
+    static const char *const eq_names[] = {"first training geometry",
+                                           "lowest-energy training geometry",
+                                           "given by the user"};
+
+    fprintf(out, "property:      %s (%zu component%s, %s)\n",
+            rpr_property_name(m->property), m->ncomp, m->ncomp > 1 ? "s" : "",
+            model_property_unit(m->property));
+    fprintf(out, "trained by:    rpr %s\n", m->writer_version);
+    fprintf(out, "atoms:         %zu:", m->natoms);
+    for (size_t a = 0; a < m->natoms; a++) {
+        const char *const sym = rpr_element_symbol(m->numbers[a]);
+        fprintf(out, " %s", sym != NULL ? sym : "?");
+    }
+    fprintf(out, "\ndescriptor:    %s, length %zu", m->descriptor, m->D);
+    if (m->nsel > 0) {
+        fprintf(out, ", atoms %s (", m->atoms);
+        for (size_t i = 0; i < m->nsel; i++)
+            fprintf(out, "%s%zu", i > 0 ? "," : "", m->sel[i] + 1);
+        fputc(')', out);
+    }
+    if (m->desc != NULL && m->desc->needs_dihedral)
+        fprintf(out, ", dihedral %zu-%zu-%zu-%zu", m->dihedral[0] + 1,
+                m->dihedral[1] + 1, m->dihedral[2] + 1, m->dihedral[3] + 1);
+    fprintf(out, "\nequilibrium:   %s\n",
+            (size_t) m->eq_source < 3 ? eq_names[m->eq_source] : "?");
+    fprintf(out, "kernel:        %s", model_kernel_name(m->kernel));
+    if (m->kernel == KERNEL_MATERN)
+        fprintf(out, " (n = %d)", m->matern_n);
+    fprintf(out, "\nframe:         %s, %s weights\n",
+            model_frame_name(m->frame),
+            o->weighting == RPR_WEIGHT_CHARGE ? "charge" : "mass");
+    fprintf(out,
+            "frame options: sign_tol %g, gap %g..%g, sign %g..%g, "
+            "margin %g..%g\n",
+            o->sign_tol, o->gap_lo, o->gap_hi, o->sign_lo, o->sign_hi,
+            o->margin_lo, o->margin_hi);
+    fprintf(out, "training:      %zu geometries", m->ntrain);
+    if (m->property == RPR_PROPERTY_ENERGY)
+        fprintf(out, " (%zu with gradients)", m->ngrad);
+    fprintf(out, ", data hash %016llx, prior %s\n",
+            (unsigned long long) m->data_hash, m->prior_mean ? "mean" : "zero");
+    fprintf(out, "selection:     %s, validation fraction %g, seed %llu\n",
+            m->criterion == RPR_CRITERION_LOO ? "leave-one-out" : "hold-out",
+            m->validation_fraction, (unsigned long long) m->seed);
+    for (size_t k = 0; k < m->nsub; k++) {
+        const model_sub *const s = &m->sub[k];
+        fprintf(out, "sub-model %zu:   frame %s", k + 1,
+                model_frame_name(s->frame));
+        if (s->frame == RPR_FRAME_KABSCH)
+            fprintf(out, " (reference margin %.4g)", s->ref_margin);
+        fputc('\n', out);
+        fprintf(out, "  %-4s %12s %12s %14s %12s %12s\n", "comp", "sigma",
+                "lambda", "prior", "val. RMSE", "val. MAE");
+        for (size_t c = 0; c < m->ncomp; c++)
+            fprintf(out, "  %-4s %12.5g %12.5g %14.8g %12.5g %12.5g\n",
+                    model_component_name(m->property, c), s->sigma[c],
+                    s->lambda[c], s->prior[c], s->rmse[c], s->mae[c]);
+        if (m->has_q)
+            fprintf(out, "  lambda_grad %.5g\n", s->lambda_grad[0]);
+    }
+    if (ferror(out))
+        return RPR_FAIL(err, RPR_EIO, "cannot write the model information");
+    return RPR_OK;
+}

@@ -1,0 +1,1311 @@
+/*
+ * model_xml.c - model files: XML (rpr_model_save, rpr_model_load) and the
+ * binary cache of rpr_model_load_cached.
+ *
+ * XML format: docs/rpr-model.xsd (embedded as model_xsd_text, generated
+ * into src/model_xsd.c), validated on every load.  Doubles are written with
+ * "%.17g" and read with strtod: 17 significant digits identify every IEEE
+ * double, and glibc converts correctly rounded both ways, so the round trip
+ * is bit-exact (tests/test_model.c checks it on random bit patterns,
+ * subnormals and signed zeros included).
+ *
+ * Cache: the model block (model.h) followed by a fixed-size trailer that
+ * names the XML it came from (size, mtime, inode, device and a hash of its
+ * text), the library and layout it was written by, and a hash of the
+ * block.  One read() brings in block and trailer; the block is used in
+ * place after model_layout().
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlschemas.h>
+
+#include "model.h"
+
+/* ------------------------------------------------------------ reading files */
+
+/* Read a whole regular file into a NUL-terminated buffer of *len bytes
+ * (allocated with extra bytes at the end; aligned to MODEL_ALIGN). */
+static rpr_status model_xml_slurp(const char *path, char **text, size_t *len,
+                                  struct stat *st_out, rpr_error *err)
+{
+    struct stat st;
+    char *buf = NULL;
+    rpr_status status = RPR_OK;
+    const int fd = open(path, O_RDONLY);
+
+    *text = NULL;
+    *len = 0;
+    if (fd < 0)
+        return RPR_FAIL(err, RPR_EIO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        status = RPR_FAIL(err, RPR_EIO, "%s: cannot stat: %s", path,
+                          strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        status = RPR_FAIL(err, RPR_EIO, "%s: not a regular file", path);
+        goto cleanup;
+    }
+    const size_t size = (size_t) st.st_size;
+    if ((off_t) size != st.st_size || size > SIZE_MAX - 2 * MODEL_ALIGN) {
+        status = RPR_FAIL(err, RPR_EIO, "%s: file too large", path);
+        goto cleanup;
+    }
+    const size_t alloc =
+        (size + 1 + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
+    buf = aligned_alloc(MODEL_ALIGN, alloc);
+    if (buf == NULL) {
+        status = RPR_FAIL(err, RPR_ENOMEM, "%s: cannot allocate %zu bytes",
+                          path, alloc);
+        goto cleanup;
+    }
+    size_t got = 0;
+    while (got < size) {
+        const ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            status = RPR_FAIL(err, RPR_EIO, "%s: read error: %s", path,
+                              r < 0 ? strerror(errno) : "file shrank");
+            goto cleanup;
+        }
+        got += (size_t) r;
+    }
+    buf[size] = '\0';
+    *text = buf;
+    *len = size;
+    buf = NULL;
+    if (st_out != NULL)
+        *st_out = st;
+cleanup:
+    free(buf);
+    close(fd);
+    return status;
+}
+
+/* ------------------------------------------------------------ locale */
+
+/* Numbers in model files always use '.' as the decimal point: printf and
+ * strtod follow LC_NUMERIC, which a host program may have set to a locale
+ * with a decimal comma.  The C locale is switched on for this thread only
+ * (uselocale, POSIX 2008) and restored afterwards. */
+typedef struct model_xml_locale {
+    locale_t c, old;
+} model_xml_locale;
+
+static rpr_status model_xml_locale_enter(model_xml_locale *l, rpr_error *err)
+{
+    l->c = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
+    if (l->c == (locale_t) 0)
+        return RPR_FAIL(err, RPR_ENOMEM,
+                        "model file: cannot create the C "
+                        "locale");
+    l->old = uselocale(l->c);
+    return RPR_OK;
+}
+
+static void model_xml_locale_leave(model_xml_locale *l)
+{
+    uselocale(l->old);
+    freelocale(l->c);
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* An attribute value with the five XML specials escaped. */
+static void model_xml_put_escaped(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++)
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&apos;", f); break;
+        default: fputc(*s, f);
+        }
+}
+
+/* rows lines of cols numbers; element (i, j) is a[i * si + j * sj]. */
+static void model_xml_put_array(FILE *f, size_t rows, size_t cols,
+                                const double *a, size_t si, size_t sj)
+{
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = 0; j < cols; j++)
+            fprintf(f, j == 0 ? "%.17g" : " %.17g", a[i * si + j * sj]);
+        fputc('\n', f);
+    }
+}
+
+static int model_xml_all_finite(size_t n, const double *a)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i]))
+            return 0;
+    return 1;
+}
+
+static const char *model_xml_eq_name(model_eq_source s)
+{
+    switch (s) {
+    case MODEL_EQ_FIRST: return "first";
+    case MODEL_EQ_LOWEST: return "lowest-energy";
+    case MODEL_EQ_USER: return "user";
+    }
+    return "first";
+}
+
+static void model_xml_write(const rpr_model *m, FILE *f)
+{
+    const rpr_frame_options *const o = &m->frame_options;
+    const size_t N = m->ntrain, D = m->D;
+
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<!-- rpr model; format: docs/rpr-model.xsd -->\n");
+    fprintf(f, "<rpr-model format=\"%d\" writer=\"rpr %s\">\n", MODEL_FORMAT,
+            rpr_version());
+    fprintf(f,
+            "  <property name=\"%s\" components=\"%zu\" unit=\"%s\" "
+            "order=\"",
+            rpr_property_name(m->property), m->ncomp,
+            model_property_unit(m->property));
+    for (size_t c = 0; c < m->ncomp; c++)
+        fprintf(f, c == 0 ? "%s" : " %s", model_component_name(m->property, c));
+    fprintf(f, "\"/>\n");
+
+    fprintf(f, "  <molecule atoms=\"%zu\" mass-unit=\"amu\">\n", m->natoms);
+    for (size_t a = 0; a < m->natoms; a++) {
+        const char *const sym = rpr_element_symbol(m->numbers[a]);
+        fprintf(f, "    <atom element=\"%s\" Z=\"%d\" mass=\"%.17g\"/>\n",
+                sym != NULL ? sym : "X", m->numbers[a], m->masses[a]);
+    }
+    fprintf(f, "  </molecule>\n");
+
+    fprintf(f,
+            "  <descriptor name=\"%s\" length=\"%zu\" "
+            "coordinates=\"angstrom\" angstrom-per-bohr=\"%.17g\"",
+            m->descriptor, D, RPR_ANGSTROM_PER_BOHR);
+    if (m->nsel > 0) {
+        fputs(" atoms=\"", f);
+        model_xml_put_escaped(f, m->atoms);
+        fputs("\" selected=\"", f);
+        for (size_t i = 0; i < m->nsel; i++)
+            fprintf(f, i == 0 ? "%zu" : " %zu", m->sel[i] + 1);
+        fputc('"', f);
+    }
+    if (m->desc->needs_dihedral)
+        fprintf(f, " dihedral=\"%zu %zu %zu %zu\"", m->dihedral[0] + 1,
+                m->dihedral[1] + 1, m->dihedral[2] + 1, m->dihedral[3] + 1);
+    fprintf(f, ">\n    <equilibrium unit=\"bohr\" source=\"%s\">\n",
+            model_xml_eq_name(m->eq_source));
+    model_xml_put_array(f, m->natoms, 3, m->xyz_eq, 3, 1);
+    fprintf(f, "</equilibrium>\n  </descriptor>\n");
+
+    fprintf(f, "  <kernel name=\"%s\" matern-n=\"%d\"/>\n",
+            model_kernel_name(m->kernel), m->matern_n);
+    fprintf(f,
+            "  <frame kind=\"%s\" weighting=\"%s\" sign-tol=\"%.17g\" "
+            "gap-lo=\"%.17g\" gap-hi=\"%.17g\" sign-lo=\"%.17g\" "
+            "sign-hi=\"%.17g\" margin-lo=\"%.17g\" margin-hi=\"%.17g\" "
+            "sign-average=\"%d\"/>\n",
+            model_frame_name(m->frame),
+            o->weighting == RPR_WEIGHT_CHARGE ? "charge" : "mass", o->sign_tol,
+            o->gap_lo, o->gap_hi, o->sign_lo, o->sign_hi, o->margin_lo,
+            o->margin_hi, o->sign_average != 0);
+    fprintf(f,
+            "  <training points=\"%zu\" gradients=\"%zu\" "
+            "data-hash=\"%016" PRIx64 "\" prior=\"%s\" criterion=\"%s\" "
+            "validation-fraction=\"%.17g\" seed=\"%" PRIu64 "\" "
+            "length-unit=\"angstrom\"/>\n",
+            N, m->ngrad, m->data_hash, m->prior_mean ? "mean" : "zero",
+            m->criterion == RPR_CRITERION_LOO ? "loo" : "holdout",
+            m->validation_fraction, m->seed);
+
+    for (size_t k = 0; k < m->nsub; k++) {
+        const model_sub *const s = &m->sub[k];
+        fprintf(f, "  <submodel frame=\"%s\">\n", model_frame_name(s->frame));
+        if (s->frame == RPR_FRAME_KABSCH) {
+            fprintf(f, "    <reference unit=\"bohr\" margin=\"%.17g\">\n",
+                    s->ref_margin);
+            model_xml_put_array(f, m->natoms, 3, s->ref, 3, 1);
+            fprintf(f, "</reference>\n");
+        }
+        for (size_t c = 0; c < m->ncomp; c++) {
+            fprintf(f,
+                    "    <component name=\"%s\" sigma=\"%.17g\" "
+                    "lambda=\"%.17g\"",
+                    model_component_name(m->property, c), s->sigma[c],
+                    s->lambda[c]);
+            if (isfinite(s->lambda_grad[c]))
+                fprintf(f, " lambda-grad=\"%.17g\"", s->lambda_grad[c]);
+            fprintf(f, " prior=\"%.17g\"", s->prior[c]);
+            if (isfinite(s->rmse[c]))
+                fprintf(f, " validation-rmse=\"%.17g\"", s->rmse[c]);
+            if (isfinite(s->mae[c]))
+                fprintf(f, " validation-mae=\"%.17g\"", s->mae[c]);
+            fprintf(f, "/>\n");
+        }
+        fprintf(f, "    <descriptors rows=\"%zu\" columns=\"%zu\">\n", N, D);
+        model_xml_put_array(f, N, D, s->xt, 1, N);
+        fprintf(f, "</descriptors>\n");
+        fprintf(f, "    <coefficients rows=\"%zu\" columns=\"%zu\">\n", N,
+                m->ncomp);
+        model_xml_put_array(f, N, m->ncomp, s->alpha, 1, N);
+        fprintf(f, "</coefficients>\n");
+        if (s->qt != NULL) {
+            fprintf(f,
+                    "    <gradient-coefficients rows=\"%zu\" "
+                    "columns=\"%zu\">\n",
+                    N, D);
+            model_xml_put_array(f, N, D, s->qt, 1, N);
+            fprintf(f, "</gradient-coefficients>\n");
+        }
+        fprintf(f, "  </submodel>\n");
+    }
+    fprintf(f, "</rpr-model>\n");
+}
+
+/* Every number the file will hold must be finite: a NaN written today is
+ * a model refused tomorrow. */
+static rpr_status model_xml_check_finite(const rpr_model *m, rpr_error *err)
+{
+    const size_t N = m->ntrain, D = m->D;
+    if (!model_xml_all_finite(m->natoms, m->masses) ||
+        !model_xml_all_finite(3 * m->natoms, m->xyz_eq))
+        return RPR_FAIL(err, RPR_ENONFINITE,
+                        "model: non-finite mass or equilibrium geometry");
+    for (size_t k = 0; k < m->nsub; k++) {
+        const model_sub *const s = &m->sub[k];
+        if (!model_xml_all_finite(m->ncomp, s->sigma) ||
+            !model_xml_all_finite(m->ncomp, s->lambda) ||
+            !model_xml_all_finite(m->ncomp, s->prior) ||
+            !model_xml_all_finite(D * N, s->xt) ||
+            !model_xml_all_finite(m->ncomp * N, s->alpha) ||
+            (s->qt != NULL && !model_xml_all_finite(D * N, s->qt)) ||
+            (s->ref != NULL && !model_xml_all_finite(3 * m->natoms, s->ref)))
+            return RPR_FAIL(err, RPR_ENONFINITE,
+                            "model: non-finite number in sub-model %zu "
+                            "(frame %s)",
+                            k + 1, model_frame_name(s->frame));
+    }
+    return RPR_OK;
+}
+
+rpr_status rpr_model_save(const rpr_model *model, const char *path,
+                          rpr_error *err)
+{
+    rpr_outfile *out = NULL;
+
+    if (model == NULL || path == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_model_save: NULL argument");
+    if (model->desc == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_model_save: unbound model");
+    rpr_status st = model_xml_check_finite(model, err);
+    if (st != RPR_OK)
+        return st;
+    st = rpr_outfile_open(path, &out, err);
+    if (st != RPR_OK)
+        return st;
+    model_xml_locale loc = {(locale_t) 0, (locale_t) 0};
+    st = model_xml_locale_enter(&loc, err);
+    if (st != RPR_OK) {
+        rpr_outfile_discard(out);
+        return st;
+    }
+    model_xml_write(model, rpr_outfile_stream(out));
+    model_xml_locale_leave(&loc);
+    return rpr_outfile_commit(out, err); /* reports write errors, frees */
+}
+
+/* ------------------------------------------------------------ parsing */
+
+/* What the reader needs to name the place of a problem. */
+typedef struct model_xml_reader {
+    const char *path;
+    rpr_error *err;
+} model_xml_reader;
+
+static long model_xml_line(const xmlNode *node)
+{
+    return node != NULL ? xmlGetLineNo(node) : 0;
+}
+
+static int model_xml_is(const xmlNode *node, const char *name)
+{
+    return node != NULL && node->type == XML_ELEMENT_NODE &&
+           strcmp((const char *) node->name, name) == 0;
+}
+
+/* Next element sibling (the schema fixed their order). */
+static xmlNode *model_xml_next(xmlNode *node)
+{
+    while (node != NULL && node->type != XML_ELEMENT_NODE)
+        node = node->next;
+    return node;
+}
+
+static xmlNode *model_xml_first_child(xmlNode *node)
+{
+    return model_xml_next(node->children);
+}
+
+static xmlNode *model_xml_sibling(xmlNode *node)
+{
+    return model_xml_next(node->next);
+}
+
+/* Attribute text into buf; 0 if absent (buf then ""). */
+static int model_xml_attr(const xmlNode *node, const char *name, char *buf,
+                          size_t len)
+{
+    xmlChar *v = xmlGetProp(node, (const xmlChar *) name);
+    buf[0] = '\0';
+    if (v == NULL)
+        return 0;
+    snprintf(buf, len, "%s", (const char *) v);
+    xmlFree(v);
+    return 1;
+}
+
+static rpr_status model_xml_fail(const model_xml_reader *r, const xmlNode *node,
+                                 rpr_status status, const char *what,
+                                 const char *name, const char *text)
+{
+    return RPR_FAIL(r->err, status, "%s:%ld: <%s> attribute %s: %s '%s'",
+                    r->path, model_xml_line(node),
+                    node != NULL ? (const char *) node->name : "?", name, what,
+                    text);
+}
+
+/* A finite double attribute; absent gives NaN unless required. */
+static rpr_status model_xml_double(const model_xml_reader *r,
+                                   const xmlNode *node, const char *name,
+                                   int required, double *out)
+{
+    char buf[128];
+    if (!model_xml_attr(node, name, buf, sizeof buf)) {
+        *out = NAN;
+        if (required)
+            return model_xml_fail(r, node, RPR_EPARSE, "missing", name, "");
+        return RPR_OK;
+    }
+    char *end;
+    errno = 0;
+    *out = strtod(buf, &end);
+    if (end == buf || *end != '\0')
+        return model_xml_fail(r, node, RPR_EPARSE, "not a number", name, buf);
+    if (!isfinite(*out))
+        return model_xml_fail(r, node, RPR_ENONFINITE, "not finite", name, buf);
+    return RPR_OK;
+}
+
+static rpr_status model_xml_size(const model_xml_reader *r, const xmlNode *node,
+                                 const char *name, size_t *out)
+{
+    char buf[64];
+    if (!model_xml_attr(node, name, buf, sizeof buf))
+        return model_xml_fail(r, node, RPR_EPARSE, "missing", name, "");
+    char *end;
+    errno = 0;
+    const unsigned long long v = strtoull(buf, &end, 10);
+    if (end == buf || *end != '\0' || errno != 0 || v > SIZE_MAX ||
+        buf[0] == '-')
+        return model_xml_fail(r, node, RPR_EPARSE, "not a count", name, buf);
+    *out = (size_t) v;
+    return RPR_OK;
+}
+
+/* A list of 1-based indices in 1..max; count in *n (at most cap). */
+static rpr_status model_xml_indices(const model_xml_reader *r,
+                                    const xmlNode *node, const char *name,
+                                    size_t max, size_t cap, size_t *idx,
+                                    size_t *n)
+{
+    char buf[1024];
+    *n = 0;
+    if (!model_xml_attr(node, name, buf, sizeof buf))
+        return RPR_OK;
+    char *p = buf;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (*p == '\0')
+            break;
+        char *end;
+        errno = 0;
+        const unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || errno != 0 || v < 1 || v > max || *n >= cap)
+            return model_xml_fail(r, node, RPR_EPARSE, "index out of range in",
+                                  name, buf);
+        idx[(*n)++] = (size_t) v - 1;
+        p = end;
+    }
+    return RPR_OK;
+}
+
+/*
+ * The numbers of an array element: rows x cols, element (i, j) stored at
+ * out[i * si + j * sj].  With check_dims the element's rows and columns
+ * attributes must say the same.  Errors name the line of the number.
+ */
+static rpr_status model_xml_array(const model_xml_reader *r, xmlNode *node,
+                                  int check_dims, size_t rows, size_t cols,
+                                  double *out, size_t si, size_t sj)
+{
+    rpr_status st = RPR_OK;
+    if (check_dims) {
+        size_t fr, fc;
+        if ((st = model_xml_size(r, node, "rows", &fr)) != RPR_OK ||
+            (st = model_xml_size(r, node, "columns", &fc)) != RPR_OK)
+            return st;
+        if (fr != rows || fc != cols)
+            return RPR_FAIL(r->err, RPR_EPARSE,
+                            "%s:%ld: <%s> is %zu x %zu, the model needs "
+                            "%zu x %zu",
+                            r->path, model_xml_line(node),
+                            (const char *) node->name, fr, fc, rows, cols);
+    }
+    xmlChar *const content = xmlNodeGetContent(node);
+    if (content == NULL)
+        return RPR_FAIL(r->err, RPR_ENOMEM, "%s:%ld: <%s>: out of memory",
+                        r->path, model_xml_line(node),
+                        (const char *) node->name);
+    const char *p = (const char *) content;
+    long line = model_xml_line(node);
+    const size_t total = rows * cols;
+    size_t k = 0;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            if (*p == '\n')
+                line++;
+            p++;
+        }
+        if (*p == '\0')
+            break;
+        char *end;
+        const double v = strtod(p, &end);
+        if (end == p || (*end != '\0' && *end != ' ' && *end != '\t' &&
+                         *end != '\n' && *end != '\r')) {
+            st = RPR_FAIL(r->err, RPR_EPARSE, "%s:%ld: <%s>: not a number",
+                          r->path, line, (const char *) node->name);
+            goto cleanup;
+        }
+        if (!isfinite(v)) {
+            st = RPR_FAIL(r->err, RPR_ENONFINITE,
+                          "%s:%ld: <%s>: non-finite number", r->path, line,
+                          (const char *) node->name);
+            goto cleanup;
+        }
+        if (k >= total) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: <%s>: more than %zu numbers", r->path, line,
+                          (const char *) node->name, total);
+            goto cleanup;
+        }
+        out[(k / cols) * si + (k % cols) * sj] = v;
+        k++;
+        p = end;
+    }
+    if (k != total)
+        st = RPR_FAIL(r->err, RPR_EPARSE,
+                      "%s:%ld: <%s>: %zu numbers, expected %zu (%zu x %zu)",
+                      r->path, line, (const char *) node->name, k, total, rows,
+                      cols);
+cleanup:
+    xmlFree(content);
+    return st;
+}
+
+/* First structured error of the schema validator, without printing. */
+typedef struct model_xml_first_error {
+    int set;
+    long line;
+    char message[384];
+} model_xml_first_error;
+
+#if LIBXML_VERSION >= 21200
+#define MODEL_XML_ERROR_CONST const
+#else
+#define MODEL_XML_ERROR_CONST
+#endif
+
+static void model_xml_on_error(void *ctx, MODEL_XML_ERROR_CONST xmlError *e)
+{
+    model_xml_first_error *const fe = ctx;
+    if (fe->set || e == NULL)
+        return;
+    fe->set = 1;
+    fe->line = e->line;
+    snprintf(fe->message, sizeof fe->message, "%s",
+             e->message != NULL ? e->message : "invalid");
+    /* libxml2 messages end in a newline. */
+    size_t n = strlen(fe->message);
+    while (n > 0 && (fe->message[n - 1] == '\n' || fe->message[n - 1] == ' '))
+        fe->message[--n] = '\0';
+}
+
+/* Validate doc against the embedded schema. */
+static rpr_status model_xml_validate(const char *path, xmlDoc *doc,
+                                     rpr_error *err)
+{
+    model_xml_first_error fe = {0, 0, ""};
+    xmlSchemaParserCtxt *pctxt = NULL;
+    xmlSchema *schema = NULL;
+    xmlSchemaValidCtxt *vctxt = NULL;
+    rpr_status st = RPR_OK;
+
+    pctxt = xmlSchemaNewMemParserCtxt(model_xsd_text, (int) model_xsd_len);
+    if (pctxt == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM, "%s: cannot set up the schema", path);
+        goto cleanup;
+    }
+    xmlSchemaSetParserStructuredErrors(pctxt, model_xml_on_error, &fe);
+    schema = xmlSchemaParse(pctxt);
+    if (schema == NULL) { /* a bug in docs/rpr-model.xsd, never input */
+        st = RPR_FAIL(err, RPR_EINVAL, "rpr-model.xsd:%ld: %s", fe.line,
+                      fe.message);
+        goto cleanup;
+    }
+    vctxt = xmlSchemaNewValidCtxt(schema);
+    if (vctxt == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM, "%s: cannot set up the validator", path);
+        goto cleanup;
+    }
+    xmlSchemaSetValidStructuredErrors(vctxt, model_xml_on_error, &fe);
+    if (xmlSchemaValidateDoc(vctxt, doc) != 0)
+        st = RPR_FAIL(err, RPR_EPARSE,
+                      "%s:%ld: does not match the model schema: %s", path,
+                      fe.line, fe.set ? fe.message : "invalid");
+cleanup:
+    xmlSchemaFreeValidCtxt(vctxt);
+    xmlSchemaFree(schema);
+    xmlSchemaFreeParserCtxt(pctxt);
+    return st;
+}
+
+/* Elements of a validated document, in schema order. */
+typedef struct model_xml_parts {
+    xmlNode *root, *property, *molecule, *descriptor, *equilibrium, *kernel,
+        *frame, *training;
+    size_t nsub;
+    xmlNode *sub[MODEL_MAX_SUB];
+} model_xml_parts;
+
+static void model_xml_collect(xmlNode *root, model_xml_parts *p)
+{
+    memset(p, 0, sizeof *p);
+    p->root = root;
+    p->property = model_xml_first_child(root);
+    p->molecule = model_xml_sibling(p->property);
+    p->descriptor = model_xml_sibling(p->molecule);
+    p->equilibrium = model_xml_first_child(p->descriptor);
+    p->kernel = model_xml_sibling(p->descriptor);
+    p->frame = model_xml_sibling(p->kernel);
+    p->training = model_xml_sibling(p->frame);
+    for (xmlNode *s = model_xml_sibling(p->training);
+         s != NULL && p->nsub < MODEL_MAX_SUB; s = model_xml_sibling(s))
+        p->sub[p->nsub++] = s;
+}
+
+/* Read a validated document into a new model. */
+static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
+                                 rpr_model **model)
+{
+    model_xml_parts p;
+    model_shape shape;
+    rpr_model *m = NULL;
+    rpr_status st;
+    char buf[MODEL_ATOMS_LEN + 8];
+    size_t *sel = NULL, nsel = 0, dih[4], ndih = 0;
+    rpr_property property;
+    rpr_frame_kind frame;
+    const descriptor_info *desc;
+    size_t natoms, ncomp, D, ntrain, ngrad;
+
+    *model = NULL;
+    model_xml_collect(root, &p);
+    memset(&shape, 0, sizeof shape);
+
+    /* Property. */
+    model_xml_attr(p.property, "name", buf, sizeof buf);
+    if (rpr_property_parse(buf, &property) != RPR_OK)
+        return model_xml_fail(r, p.property, RPR_EPARSE, "unknown", "name",
+                              buf);
+    if ((st = model_xml_size(r, p.property, "components", &ncomp)) != RPR_OK)
+        return st;
+    if (ncomp != rpr_property_ncomp(property))
+        return RPR_FAIL(r->err, RPR_EPARSE,
+                        "%s:%ld: %s has %zu components, not %zu", r->path,
+                        model_xml_line(p.property), buf,
+                        rpr_property_ncomp(property), ncomp);
+
+    /* Molecule: count first, read atoms after allocation. */
+    if ((st = model_xml_size(r, p.molecule, "atoms", &natoms)) != RPR_OK)
+        return st;
+    size_t count = 0;
+    for (xmlNode *a = model_xml_first_child(p.molecule); a != NULL;
+         a = model_xml_sibling(a))
+        count++;
+    if (count != natoms)
+        return RPR_FAIL(r->err, RPR_EPARSE,
+                        "%s:%ld: <molecule atoms=\"%zu\"> lists %zu atoms",
+                        r->path, model_xml_line(p.molecule), natoms, count);
+
+    /* Descriptor. */
+    model_xml_attr(p.descriptor, "name", buf, sizeof buf);
+    desc = descriptor_find(buf);
+    if (desc == NULL || strcmp(desc->name, buf) != 0)
+        return model_xml_fail(r, p.descriptor, RPR_EPARSE, "unknown descriptor",
+                              "name", buf);
+    sel = malloc((natoms > 0 ? natoms : 1) * sizeof *sel);
+    if (sel == NULL)
+        return RPR_FAIL(r->err, RPR_ENOMEM, "%s: out of memory", r->path);
+    if ((st = model_xml_size(r, p.descriptor, "length", &D)) != RPR_OK ||
+        (st = model_xml_indices(r, p.descriptor, "selected", natoms, natoms,
+                                sel, &nsel)) != RPR_OK ||
+        (st = model_xml_indices(r, p.descriptor, "dihedral", natoms, 4, dih,
+                                &ndih)) != RPR_OK)
+        goto cleanup;
+    if (desc->needs_sel && nsel == 0) {
+        st = RPR_FAIL(r->err, RPR_EPARSE,
+                      "%s:%ld: descriptor %s needs selected atoms", r->path,
+                      model_xml_line(p.descriptor), desc->name);
+        goto cleanup;
+    }
+    if (desc->needs_dihedral && ndih != 4) {
+        st = RPR_FAIL(r->err, RPR_EPARSE,
+                      "%s:%ld: descriptor %s needs a dihedral of 4 atoms",
+                      r->path, model_xml_line(p.descriptor), desc->name);
+        goto cleanup;
+    }
+
+    /* Frame and sub-models: kinds must agree. */
+    model_xml_attr(p.frame, "kind", buf, sizeof buf);
+    if (model_frame_parse(buf, &frame) != RPR_OK) {
+        st = model_xml_fail(r, p.frame, RPR_EPARSE, "unknown", "kind", buf);
+        goto cleanup;
+    }
+    {
+        const size_t want_nsub = frame == RPR_FRAME_BLEND ? 2 : 1;
+        if (p.nsub != want_nsub) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: frame %s needs %zu <submodel>, found %zu",
+                          r->path, model_xml_line(p.frame), buf, want_nsub,
+                          p.nsub);
+            goto cleanup;
+        }
+    }
+    for (size_t k = 0; k < p.nsub; k++) {
+        rpr_frame_kind want = frame;
+        if (frame == RPR_FRAME_BLEND)
+            want = k == 0 ? RPR_FRAME_PRINCIPAL : RPR_FRAME_KABSCH;
+        model_xml_attr(p.sub[k], "frame", buf, sizeof buf);
+        if (model_frame_parse(buf, &shape.sub_frame[k]) != RPR_OK ||
+            shape.sub_frame[k] != want) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: <submodel frame=\"%s\"> in a model with "
+                          "frame %s (expected %s)",
+                          r->path, model_xml_line(p.sub[k]), buf,
+                          model_frame_name(frame), model_frame_name(want));
+            goto cleanup;
+        }
+    }
+    if ((st = model_xml_size(r, p.training, "points", &ntrain)) != RPR_OK ||
+        (st = model_xml_size(r, p.training, "gradients", &ngrad)) != RPR_OK)
+        goto cleanup;
+
+    /* Children of the first sub-model tell whether q is there. */
+    int has_q = 0;
+    for (xmlNode *c = model_xml_first_child(p.sub[0]); c != NULL;
+         c = model_xml_sibling(c))
+        if (model_xml_is(c, "gradient-coefficients"))
+            has_q = 1;
+    if (has_q && (property != RPR_PROPERTY_ENERGY || p.nsub != 1)) {
+        st = RPR_FAIL(r->err, RPR_EPARSE,
+                      "%s:%ld: <gradient-coefficients> belong only to "
+                      "energy models with one frame",
+                      r->path, model_xml_line(p.sub[0]));
+        goto cleanup;
+    }
+
+    shape.property = property;
+    shape.natoms = natoms;
+    shape.nsel = nsel;
+    shape.D = D;
+    shape.ntrain = ntrain;
+    shape.nsub = p.nsub;
+    shape.has_q = has_q;
+    st = model_new(&shape, &m, r->err);
+    if (st != RPR_OK) {
+        error_prefix(r->err, "%s:%ld", r->path, model_xml_line(p.training));
+        goto cleanup;
+    }
+    m->ngrad = ngrad;
+    m->frame = frame;
+    snprintf(m->descriptor, sizeof m->descriptor, "%s", desc->name);
+    for (size_t i = 0; i < nsel; i++)
+        m->sel[i] = sel[i];
+    for (size_t i = 0; i < ndih; i++)
+        m->dihedral[i] = dih[i];
+    if (!model_xml_attr(p.descriptor, "atoms", m->atoms, sizeof m->atoms))
+        m->atoms[0] = '\0';
+    model_xml_attr(root, "writer", buf, sizeof buf);
+    {
+        /* Truncated to the field if longer: informational only. */
+        const char *const v = strncmp(buf, "rpr ", 4) == 0 ? buf + 4 : buf;
+        const size_t n = strnlen(v, sizeof m->writer_version - 1);
+        memcpy(m->writer_version, v, n);
+        m->writer_version[n] = '\0';
+    }
+
+    /* Atoms. */
+    {
+        size_t a = 0;
+        for (xmlNode *n = model_xml_first_child(p.molecule); n != NULL;
+             n = model_xml_sibling(n), a++) {
+            size_t z;
+            if ((st = model_xml_size(r, n, "Z", &z)) != RPR_OK ||
+                (st = model_xml_double(r, n, "mass", 1, &m->masses[a])) !=
+                    RPR_OK)
+                goto cleanup;
+            model_xml_attr(n, "element", buf, sizeof buf);
+            if (z > INT_MAX || rpr_element_number(buf) != (int) z) {
+                st = RPR_FAIL(r->err, RPR_EPARSE,
+                              "%s:%ld: atom %zu: element '%s' is not Z=%zu",
+                              r->path, model_xml_line(n), a + 1, buf, z);
+                goto cleanup;
+            }
+            m->numbers[a] = (int) z;
+        }
+    }
+
+    /* Descriptor length must be what the registry computes. */
+    {
+        descriptor_params dp;
+        m->desc = desc;
+        model_descriptor_params(m, &dp);
+        const size_t want = desc->length(&dp);
+        if (want != D) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: descriptor %s has length %zu for this "
+                          "molecule, the file says %zu",
+                          r->path, model_xml_line(p.descriptor), desc->name,
+                          want, D);
+            goto cleanup;
+        }
+        double apb;
+        if ((st = model_xml_double(r, p.descriptor, "angstrom-per-bohr", 1,
+                                   &apb)) != RPR_OK)
+            goto cleanup;
+        if (apb != RPR_ANGSTROM_PER_BOHR) {
+            st = RPR_FAIL(r->err, RPR_EINVAL,
+                          "%s:%ld: model made with %.17g angstrom per bohr, "
+                          "this rpr uses %.17g",
+                          r->path, model_xml_line(p.descriptor), apb,
+                          RPR_ANGSTROM_PER_BOHR);
+            goto cleanup;
+        }
+    }
+    model_xml_attr(p.equilibrium, "source", buf, sizeof buf);
+    m->eq_source = strcmp(buf, "lowest-energy") == 0 ? MODEL_EQ_LOWEST
+                   : strcmp(buf, "user") == 0        ? MODEL_EQ_USER
+                                                     : MODEL_EQ_FIRST;
+    if ((st = model_xml_array(r, p.equilibrium, 0, natoms, 3, m->xyz_eq, 3,
+                              1)) != RPR_OK)
+        goto cleanup;
+
+    /* Kernel. */
+    model_xml_attr(p.kernel, "name", buf, sizeof buf);
+    {
+        const kernel_info *const ki = kernel_find(buf);
+        size_t mn;
+        if (ki == NULL) {
+            st = model_xml_fail(r, p.kernel, RPR_EPARSE, "unknown kernel",
+                                "name", buf);
+            goto cleanup;
+        }
+        m->kernel = ki->type;
+        if ((st = model_xml_size(r, p.kernel, "matern-n", &mn)) != RPR_OK)
+            goto cleanup;
+        if (mn > INT_MAX) {
+            st = model_xml_fail(r, p.kernel, RPR_EPARSE, "too large",
+                                "matern-n", "");
+            goto cleanup;
+        }
+        m->matern_n = (int) mn;
+    }
+
+    /* Frame options. */
+    {
+        rpr_frame_options *const o = &m->frame_options;
+        model_xml_attr(p.frame, "weighting", buf, sizeof buf);
+        o->weighting =
+            strcmp(buf, "charge") == 0 ? RPR_WEIGHT_CHARGE : RPR_WEIGHT_MASS;
+        if ((st = model_xml_double(r, p.frame, "sign-tol", 1, &o->sign_tol)) !=
+                RPR_OK ||
+            (st = model_xml_double(r, p.frame, "gap-lo", 1, &o->gap_lo)) !=
+                RPR_OK ||
+            (st = model_xml_double(r, p.frame, "gap-hi", 1, &o->gap_hi)) !=
+                RPR_OK ||
+            (st = model_xml_double(r, p.frame, "sign-lo", 1, &o->sign_lo)) !=
+                RPR_OK ||
+            (st = model_xml_double(r, p.frame, "sign-hi", 1, &o->sign_hi)) !=
+                RPR_OK ||
+            (st = model_xml_double(r, p.frame, "margin-lo", 1,
+                                   &o->margin_lo)) != RPR_OK ||
+            (st = model_xml_double(r, p.frame, "margin-hi", 1,
+                                   &o->margin_hi)) != RPR_OK)
+            goto cleanup;
+        model_xml_attr(p.frame, "sign-average", buf, sizeof buf);
+        o->sign_average = strcmp(buf, "1") == 0 || strcmp(buf, "true") == 0;
+        if (!(o->gap_lo < o->gap_hi && o->sign_lo < o->sign_hi &&
+              o->margin_lo < o->margin_hi)) {
+            st =
+                RPR_FAIL(r->err, RPR_EINVAL, "%s:%ld: frame ramps need lo < hi",
+                         r->path, model_xml_line(p.frame));
+            goto cleanup;
+        }
+    }
+
+    /* Training record. */
+    model_xml_attr(p.training, "prior", buf, sizeof buf);
+    m->prior_mean = strcmp(buf, "mean") == 0;
+    model_xml_attr(p.training, "criterion", buf, sizeof buf);
+    m->criterion =
+        strcmp(buf, "loo") == 0 ? RPR_CRITERION_LOO : RPR_CRITERION_HOLDOUT;
+    if ((st = model_xml_double(r, p.training, "validation-fraction", 1,
+                               &m->validation_fraction)) != RPR_OK)
+        goto cleanup;
+    model_xml_attr(p.training, "seed", buf, sizeof buf);
+    m->seed = strtoull(buf, NULL, 10);
+    model_xml_attr(p.training, "data-hash", buf, sizeof buf);
+    m->data_hash = strtoull(buf, NULL, 16);
+
+    /* Sub-models. */
+    for (size_t k = 0; k < m->nsub; k++) {
+        model_sub *const s = &m->sub[k];
+        xmlNode *n = model_xml_first_child(p.sub[k]);
+        if (model_xml_is(n, "reference")) {
+            if (s->frame != RPR_FRAME_KABSCH) {
+                st = RPR_FAIL(r->err, RPR_EPARSE,
+                              "%s:%ld: <reference> in a %s sub-model", r->path,
+                              model_xml_line(n), model_frame_name(s->frame));
+                goto cleanup;
+            }
+            if ((st = model_xml_double(r, n, "margin", 1, &s->ref_margin)) !=
+                    RPR_OK ||
+                (st = model_xml_array(r, n, 0, natoms, 3, s->ref, 3, 1)) !=
+                    RPR_OK)
+                goto cleanup;
+            if (!(s->ref_margin > 0.0)) {
+                st = RPR_FAIL(r->err, RPR_EINVAL,
+                              "%s:%ld: reference margin must be > 0 (got %g)",
+                              r->path, model_xml_line(n), s->ref_margin);
+                goto cleanup;
+            }
+            n = model_xml_sibling(n);
+        } else if (s->frame == RPR_FRAME_KABSCH) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: Kabsch sub-model without <reference>",
+                          r->path, model_xml_line(p.sub[k]));
+            goto cleanup;
+        }
+        size_t c = 0;
+        for (; model_xml_is(n, "component"); n = model_xml_sibling(n), c++) {
+            if (c >= ncomp) {
+                st = RPR_FAIL(r->err, RPR_EPARSE,
+                              "%s:%ld: more than %zu <component> for %s",
+                              r->path, model_xml_line(n), ncomp,
+                              rpr_property_name(property));
+                goto cleanup;
+            }
+            model_xml_attr(n, "name", buf, sizeof buf);
+            if (strcmp(buf, model_component_name(property, c)) != 0) {
+                st = RPR_FAIL(r->err, RPR_EPARSE,
+                              "%s:%ld: component %zu of %s is '%s', not '%s'",
+                              r->path, model_xml_line(n), c + 1,
+                              rpr_property_name(property),
+                              model_component_name(property, c), buf);
+                goto cleanup;
+            }
+            if ((st = model_xml_double(r, n, "sigma", 1, &s->sigma[c])) !=
+                    RPR_OK ||
+                (st = model_xml_double(r, n, "lambda", 1, &s->lambda[c])) !=
+                    RPR_OK ||
+                (st = model_xml_double(r, n, "lambda-grad", has_q,
+                                       &s->lambda_grad[c])) != RPR_OK ||
+                (st = model_xml_double(r, n, "prior", 1, &s->prior[c])) !=
+                    RPR_OK ||
+                (st = model_xml_double(r, n, "validation-rmse", 0,
+                                       &s->rmse[c])) != RPR_OK ||
+                (st = model_xml_double(r, n, "validation-mae", 0,
+                                       &s->mae[c])) != RPR_OK)
+                goto cleanup;
+            if (!(s->sigma[c] > 0.0) || !(s->lambda[c] >= 0.0)) {
+                st = RPR_FAIL(r->err, RPR_EINVAL,
+                              "%s:%ld: need sigma > 0 and lambda >= 0 (got "
+                              "%g, %g)",
+                              r->path, model_xml_line(n), s->sigma[c],
+                              s->lambda[c]);
+                goto cleanup;
+            }
+        }
+        if (c != ncomp) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: %zu <component> for %s, need %zu", r->path,
+                          model_xml_line(p.sub[k]), c,
+                          rpr_property_name(property), ncomp);
+            goto cleanup;
+        }
+        /* descriptors [N][D] -> xt [D][N]; coefficients [N][ncomp] ->
+         * alpha [ncomp][N]; gradient-coefficients [N][D] -> qt [D][N]. */
+        if ((st = model_xml_array(r, n, 1, ntrain, D, s->xt, 1, ntrain)) !=
+            RPR_OK)
+            goto cleanup;
+        n = model_xml_sibling(n);
+        if ((st = model_xml_array(r, n, 1, ntrain, ncomp, s->alpha, 1,
+                                  ntrain)) != RPR_OK)
+            goto cleanup;
+        n = model_xml_sibling(n);
+        if (has_q) {
+            if (!model_xml_is(n, "gradient-coefficients")) {
+                st = RPR_FAIL(r->err, RPR_EPARSE,
+                              "%s:%ld: missing <gradient-coefficients>",
+                              r->path, model_xml_line(p.sub[k]));
+                goto cleanup;
+            }
+            if ((st = model_xml_array(r, n, 1, ntrain, D, s->qt, 1, ntrain)) !=
+                RPR_OK)
+                goto cleanup;
+        }
+    }
+    m->property_line = model_xml_line(p.property);
+    st = model_derive(m, r->err);
+    if (st != RPR_OK) {
+        error_prefix(r->err, "%s", r->path);
+        goto cleanup;
+    }
+    *model = m;
+    m = NULL;
+cleanup:
+    rpr_model_free(m);
+    free(sel);
+    return st;
+}
+
+/* Parse text (NUL-terminated, len bytes) of the file path into a model. */
+static rpr_status model_xml_parse(const char *path, const char *text,
+                                  size_t len, rpr_model **model, rpr_error *err)
+{
+    xmlParserCtxt *ctxt = NULL;
+    xmlDoc *doc = NULL;
+    rpr_status st = RPR_OK;
+    const model_xml_reader r = {path, err};
+
+    *model = NULL;
+    if (len > INT_MAX)
+        return RPR_FAIL(err, RPR_EINVAL, "%s: file too large (%zu bytes)", path,
+                        len);
+    xmlInitParser();
+    ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL)
+        return RPR_FAIL(err, RPR_ENOMEM, "%s: cannot set up the parser", path);
+    doc = xmlCtxtReadMemory(ctxt, text, (int) len, path, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR |
+                                XML_PARSE_NOWARNING | XML_PARSE_BIG_LINES);
+    if (doc == NULL) {
+        model_xml_first_error fe = {0, 0, ""};
+        const xmlError *const e = xmlCtxtGetLastError(ctxt);
+        if (e != NULL)
+            model_xml_on_error(&fe, (MODEL_XML_ERROR_CONST xmlError *) e);
+        st = RPR_FAIL(err, RPR_EPARSE, "%s:%ld: %s", path, fe.line,
+                      fe.set ? fe.message : "not well-formed XML");
+        goto cleanup;
+    }
+    xmlNode *const root = xmlDocGetRootElement(doc);
+    if (root == NULL || !model_xml_is(root, "rpr-model")) {
+        st = RPR_FAIL(err, RPR_EPARSE,
+                      "%s:%ld: not an rpr model (root element <%s>)", path,
+                      model_xml_line(root),
+                      root != NULL ? (const char *) root->name : "");
+        goto cleanup;
+    }
+    /* The format number decides before the schema: a newer file may well
+     * not validate against this schema, and "upgrade rpr" is the useful
+     * message then. */
+    {
+        char buf[64];
+        if (model_xml_attr(root, "format", buf, sizeof buf)) {
+            char *end;
+            const long v = strtol(buf, &end, 10);
+            if (end != buf && *end == '\0' && v > MODEL_FORMAT) {
+                st = RPR_FAIL(err, RPR_EPARSE,
+                              "%s:%ld: model format %ld is newer than this "
+                              "rpr %s reads (up to %d); upgrade rpr",
+                              path, model_xml_line(root), v, rpr_version(),
+                              MODEL_FORMAT);
+                goto cleanup;
+            }
+        }
+    }
+    st = model_xml_validate(path, doc, err);
+    if (st != RPR_OK)
+        goto cleanup;
+    model_xml_locale loc = {(locale_t) 0, (locale_t) 0};
+    st = model_xml_locale_enter(&loc, err);
+    if (st != RPR_OK)
+        goto cleanup;
+    st = model_xml_read(&r, root, model);
+    model_xml_locale_leave(&loc);
+cleanup:
+    xmlFreeDoc(doc);
+    xmlFreeParserCtxt(ctxt);
+    return st;
+}
+
+rpr_status rpr_model_load(const char *path, rpr_model **model, rpr_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (model == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_model_load: NULL argument");
+    *model = NULL;
+    if (path == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_model_load: NULL path");
+    rpr_status st = model_xml_slurp(path, &text, &len, NULL, err);
+    if (st == RPR_OK)
+        st = model_xml_parse(path, text, len, model, err);
+    free(text);
+    return st;
+}
+
+rpr_status rpr_model_require(const rpr_model *model, rpr_property property,
+                             const char *path, rpr_error *err)
+{
+    if (model == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_model_require: NULL model");
+    if (model->property == property)
+        return RPR_OK;
+    const char *const got = rpr_property_name(model->property);
+    const char *const want = rpr_property_name(property);
+    return RPR_FAIL(err, RPR_EINVAL, "%s:%ld: the model is for %s, not %s",
+                    path != NULL ? path : "model", model->property_line,
+                    got != NULL ? got : "?", want != NULL ? want : "?");
+}
+
+/* ------------------------------------------------------------ cache */
+
+/* Follows the model block in the cache file.  All fields fixed-width. */
+typedef struct model_cache_trailer {
+    char magic[8];          /* "RPRCACHE" */
+    uint32_t cache_version; /* MODEL_CACHE_VERSION */
+    uint32_t trailer_bytes; /* sizeof(model_cache_trailer) */
+    uint64_t struct_bytes;  /* sizeof(rpr_model): layout of this build */
+    uint64_t sub_bytes;     /* sizeof(model_sub) */
+    char lib_version[32];   /* rpr_version() of the writer */
+    uint64_t xml_size;      /* the XML file the block was made from */
+    int64_t xml_mtime_sec, xml_mtime_nsec;
+    uint64_t xml_ino, xml_dev;
+    uint64_t xml_hash;     /* model_hash of the XML text */
+    uint64_t block_bytes;  /* bytes of the model block before the trailer */
+    uint64_t block_hash;   /* model_hash of the block */
+    uint64_t trailer_hash; /* model_hash of the trailer up to this field */
+} model_cache_trailer;
+
+static void model_cache_fill(model_cache_trailer *t, const struct stat *xs,
+                             uint64_t xml_hash, const rpr_model *m)
+{
+    memset(t, 0, sizeof *t);
+    memcpy(t->magic, "RPRCACHE", 8);
+    t->cache_version = MODEL_CACHE_VERSION;
+    t->trailer_bytes = (uint32_t) sizeof *t;
+    t->struct_bytes = sizeof(rpr_model);
+    t->sub_bytes = sizeof(model_sub);
+    snprintf(t->lib_version, sizeof t->lib_version, "%s", rpr_version());
+    t->xml_size = (uint64_t) xs->st_size;
+    t->xml_mtime_sec = (int64_t) xs->st_mtim.tv_sec;
+    t->xml_mtime_nsec = (int64_t) xs->st_mtim.tv_nsec;
+    t->xml_ino = (uint64_t) xs->st_ino;
+    t->xml_dev = (uint64_t) xs->st_dev;
+    t->xml_hash = xml_hash;
+    t->block_bytes = m->bytes;
+    t->block_hash = model_hash(MODEL_HASH_SEED, m, m->bytes);
+    t->trailer_hash = model_hash(MODEL_HASH_SEED, t,
+                                 offsetof(model_cache_trailer, trailer_hash));
+}
+
+/* Write block and trailer atomically (temporary file, rename). */
+static rpr_status model_cache_write(const char *cache_path, const rpr_model *m,
+                                    const struct stat *xs, uint64_t xml_hash,
+                                    rpr_error *err)
+{
+    model_cache_trailer t;
+    rpr_outfile *out = NULL;
+
+    model_cache_fill(&t, xs, xml_hash, m);
+    rpr_status st = rpr_outfile_open(cache_path, &out, err);
+    if (st != RPR_OK)
+        return st;
+    FILE *const f = rpr_outfile_stream(out);
+    /* The block's pointers are meaningless in a file; model_layout() sets
+     * them again after reading.  Write them as stored: the block hash
+     * covers exactly the bytes written. */
+    if (fwrite(m, 1, m->bytes, f) != m->bytes ||
+        fwrite(&t, sizeof t, 1, f) != 1) {
+        rpr_outfile_discard(out);
+        return RPR_FAIL(err, RPR_EIO, "%s: cannot write the cache", cache_path);
+    }
+    return rpr_outfile_commit(out, err);
+}
+
+/* Is the trailer from this build, consistent with the file size? */
+static int model_cache_trailer_ok(const model_cache_trailer *t, size_t size)
+{
+    char ver[sizeof t->lib_version];
+    snprintf(ver, sizeof ver, "%s", rpr_version());
+    return memcmp(t->magic, "RPRCACHE", 8) == 0 &&
+           t->cache_version == MODEL_CACHE_VERSION &&
+           t->trailer_bytes == sizeof *t &&
+           t->struct_bytes == sizeof(rpr_model) &&
+           t->sub_bytes == sizeof(model_sub) &&
+           strncmp(t->lib_version, ver, sizeof ver) == 0 &&
+           t->trailer_hash ==
+               model_hash(MODEL_HASH_SEED, t,
+                          offsetof(model_cache_trailer, trailer_hash)) &&
+           t->block_bytes == size - sizeof *t;
+}
+
+static int model_cache_same_file(const model_cache_trailer *t,
+                                 const struct stat *xs)
+{
+    return t->xml_size == (uint64_t) xs->st_size &&
+           t->xml_mtime_sec == (int64_t) xs->st_mtim.tv_sec &&
+           t->xml_mtime_nsec == (int64_t) xs->st_mtim.tv_nsec &&
+           t->xml_ino == (uint64_t) xs->st_ino &&
+           t->xml_dev == (uint64_t) xs->st_dev;
+}
+
+/*
+ * Try the cache: on success *model is the block (pointers laid out) and
+ * *trailer its trailer; a missing, foreign or damaged cache is not an
+ * error, just no model.  Only allocation failure is reported.
+ */
+static rpr_status model_cache_try(const char *cache_path, rpr_model **model,
+                                  model_cache_trailer *trailer, rpr_error *err)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    rpr_error local;
+
+    *model = NULL;
+    const rpr_status st =
+        model_xml_slurp(cache_path, &buf, &size, NULL, &local);
+    if (st == RPR_ENOMEM) {
+        *err = local;
+        return st;
+    }
+    if (st != RPR_OK)
+        return RPR_OK;
+    if (size < sizeof *trailer + sizeof(rpr_model))
+        goto stale;
+    memcpy(trailer, buf + size - sizeof *trailer, sizeof *trailer);
+    if (!model_cache_trailer_ok(trailer, size))
+        goto stale;
+    rpr_model *const m = (rpr_model *) (void *) buf;
+    model_shape shape;
+    if (m->bytes != trailer->block_bytes || m->nsub > MODEL_MAX_SUB)
+        goto stale;
+    model_shape_of(m, &shape);
+    if (model_block_size(&shape) != m->bytes ||
+        model_hash(MODEL_HASH_SEED, m, m->bytes) != trailer->block_hash)
+        goto stale;
+    model_layout(m);
+    if (model_bind(m, NULL) != RPR_OK)
+        goto stale;
+    *model = m;
+    return RPR_OK;
+stale:
+    free(buf);
+    return RPR_OK;
+}
+
+rpr_status rpr_model_load_cached(const char *xml_path, const char *cache_path,
+                                 rpr_model **model, rpr_error *err)
+{
+    char *text = NULL, *path_buf = NULL;
+    size_t len = 0;
+    struct stat xs;
+    rpr_model *cached = NULL, *m = NULL;
+    model_cache_trailer t;
+    rpr_status st;
+
+    if (model == NULL || xml_path == NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "rpr_model_load_cached: NULL argument");
+    *model = NULL;
+    if (cache_path == NULL) {
+        const size_t n = strlen(xml_path);
+        path_buf = malloc(n + sizeof ".cache");
+        if (path_buf == NULL)
+            return RPR_FAIL(err, RPR_ENOMEM, "%s: out of memory", xml_path);
+        memcpy(path_buf, xml_path, n);
+        memcpy(path_buf + n, ".cache", sizeof ".cache");
+        cache_path = path_buf;
+    }
+    if (stat(xml_path, &xs) != 0) {
+        st = RPR_FAIL(err, RPR_EIO, "%s: cannot stat: %s", xml_path,
+                      strerror(errno));
+        goto cleanup;
+    }
+    st = model_cache_try(cache_path, &cached, &t, err);
+    if (st != RPR_OK)
+        goto cleanup;
+    if (cached != NULL && model_cache_same_file(&t, &xs)) {
+        *model = cached; /* the fast path: stat, one read, one hash */
+        cached = NULL;
+        goto cleanup;
+    }
+    st = model_xml_slurp(xml_path, &text, &len, &xs, err);
+    if (st != RPR_OK)
+        goto cleanup;
+    const uint64_t xml_hash = model_hash(MODEL_HASH_SEED, text, len);
+    if (cached != NULL && t.xml_hash == xml_hash && t.xml_size == len) {
+        /* Same text under a new name, inode or time (copied, touched):
+         * keep the parsed block, refresh the trailer. */
+        m = cached;
+        cached = NULL;
+    } else {
+        st = model_xml_parse(xml_path, text, len, &m, err);
+        if (st != RPR_OK)
+            goto cleanup;
+    }
+    st = model_cache_write(cache_path, m, &xs, xml_hash, err);
+    if (st != RPR_OK) {
+        error_prefix(err, "model cache (use rpr_model_load to run without "
+                          "one)");
+        goto cleanup;
+    }
+    *model = m;
+    m = NULL;
+cleanup:
+    rpr_model_free(cached);
+    rpr_model_free(m);
+    free(text);
+    free(path_buf);
+    return st;
+}

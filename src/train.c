@@ -1,0 +1,846 @@
+/*
+ * train.c - rpr_train: from geometries and lab-frame labels to a model.
+ *
+ * Steps: check the inputs; resolve the descriptor name (a registry name,
+ * optionally followed by an atom selection: "RExyzCl" is RExyz with atoms
+ * "Cl"), the atom selection, the dihedral and the equilibrium geometry;
+ * then for each frame of the model (frames.md 4): rotate every geometry
+ * into the frame, evaluate the descriptor on the frame coordinates in
+ * angstrom, rotate the labels into the frame (mu_f = Q mu, alpha_f = Q
+ * alpha Q^T), subtract the prior, choose sigma and lambda per component
+ * (krr_search) or take the given ones, and solve (krr_fit), one Cholesky
+ * factorisation per group of components sharing sigma and lambda.
+ * Energies go through KREG (kreg.h) instead, with or without gradients.
+ */
+#include <config.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "kreg.h"
+#include "krr.h"
+#include "model.h"
+
+void rpr_train_options_default(rpr_train_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->property = RPR_PROPERTY_SCALAR;
+    opt->descriptor = "RE";
+    opt->atoms = NULL;
+    opt->dihedral = NULL;
+    opt->kernel = "gaussian";
+    opt->matern_n = 2;
+    opt->sigma = -1.0;       /* optimise */
+    opt->lambda = -1.0;      /* optimise */
+    opt->lambda_grad = -1.0; /* equal to lambda */
+    opt->prior_mean = 1;
+    opt->frame = RPR_FRAME_PRINCIPAL;
+    rpr_frame_options_default(&opt->frame_options);
+    opt->criterion = RPR_CRITERION_HOLDOUT;
+    opt->validation_fraction = 0.2;
+    opt->seed = 20241024; /* any fixed value: runs repeat */
+    /* MLatom's defaults (kreg-and-krr.md 5.1); NaN sigma bounds take the
+     * kernel's own range. */
+    opt->nlg_sigma = 6;
+    opt->nlg_lambda = 6;
+    opt->lg_depth = 3;
+    opt->lg_sigma_lo = NAN;
+    opt->lg_sigma_hi = NAN;
+    opt->lg_lambda_lo = -35.0;
+    opt->lg_lambda_hi = -6.0;
+    opt->xyz_eq = NULL;
+    opt->progress = NULL;
+    opt->progress_ctx = NULL;
+}
+
+/* ------------------------------------------------------------ inputs */
+
+/* Registry row for a descriptor name; a suffix after the longest matching
+ * registry name is an atom selection ("RExyzCl" -> RExyz, "Cl"). */
+static rpr_status train_descriptor(const char *name,
+                                   const descriptor_info **desc,
+                                   const char **suffix, rpr_error *err)
+{
+    *suffix = "";
+    *desc = descriptor_find(name);
+    if (*desc != NULL)
+        return RPR_OK;
+    size_t best = 0;
+    for (size_t i = 0; i < descriptor_count(); i++) {
+        const descriptor_info *const d = descriptor_get(i);
+        const size_t n = strlen(d->name);
+        if (n > best && strncmp(name, d->name, n) == 0) {
+            best = n;
+            *desc = d;
+        }
+    }
+    if (*desc == NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "unknown descriptor '%s' (rpr info lists them)", name);
+    *suffix = name + best;
+    return RPR_OK;
+}
+
+/* Append atom a to the selection; a repeated atom is an error. */
+static rpr_status train_select(const char *spec, size_t a, size_t *sel,
+                               size_t *nsel, rpr_error *err)
+{
+    for (size_t j = 0; j < *nsel; j++)
+        if (sel[j] == a)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "atoms '%s': atom %zu selected twice", spec, a + 1);
+    sel[(*nsel)++] = a;
+    return RPR_OK;
+}
+
+/*
+ * Atom selection: comma-separated tokens, each an element symbol (all
+ * atoms of that element, in index order) or a 1-based index.  Order of
+ * appearance is kept.  sel has room for natoms entries (no atom twice).
+ */
+static rpr_status train_atoms(const char *spec, size_t natoms,
+                              const int *numbers, size_t *sel, size_t *nsel,
+                              rpr_error *err)
+{
+    char tok[16];
+    const char *p = spec;
+    rpr_status st;
+
+    *nsel = 0;
+    while (*p != '\0') {
+        const size_t n = strcspn(p, ",");
+        if (n == 0 || n >= sizeof tok)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "atoms '%s': empty or overlong entry", spec);
+        memcpy(tok, p, n);
+        tok[n] = '\0';
+        p += n;
+        if (*p == ',')
+            p++;
+        char *end;
+        const unsigned long v = strtoul(tok, &end, 10);
+        if (end != tok && *end == '\0') {
+            if (v < 1 || v > natoms)
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "atoms '%s': index %lu out of 1..%zu", spec, v,
+                                natoms);
+            if ((st = train_select(spec, (size_t) v - 1, sel, nsel, err)) !=
+                RPR_OK)
+                return st;
+            continue;
+        }
+        const int z = rpr_element_number(tok);
+        if (z == 0)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "atoms '%s': '%s' is neither an element nor an "
+                            "index",
+                            spec, tok);
+        size_t found = 0;
+        for (size_t a = 0; a < natoms; a++)
+            if (numbers[a] == z) {
+                if ((st = train_select(spec, a, sel, nsel, err)) != RPR_OK)
+                    return st;
+                found++;
+            }
+        if (found == 0)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "atoms '%s': the molecule has no %s", spec, tok);
+    }
+    if (*nsel == 0)
+        return RPR_FAIL(err, RPR_EINVAL, "atoms '%s': no atom selected", spec);
+    return RPR_OK;
+}
+
+static double train_dist2(const double *xyz, size_t a, size_t b)
+{
+    double s = 0.0;
+    for (int c = 0; c < 3; c++) {
+        const double t = xyz[3 * a + c] - xyz[3 * b + c];
+        s += t * t;
+    }
+    return s;
+}
+
+/* Nearest atom to a in the geometry, excluding up to two atoms. */
+static size_t train_nearest(const double *xyz, size_t natoms, size_t a,
+                            size_t skip1, size_t skip2)
+{
+    size_t best = SIZE_MAX;
+    double bd = INFINITY;
+    for (size_t b = 0; b < natoms; b++) {
+        if (b == a || b == skip1 || b == skip2)
+            continue;
+        const double d = train_dist2(xyz, a, b);
+        if (d < bd) {
+            bd = d;
+            best = b;
+        }
+    }
+    return best;
+}
+
+/*
+ * The dihedral a-b-c-d of REdihed: "--dihedral 3,1,2,4" (1-based), else
+ * from the selection: four atoms as given, or two end atoms a and d with
+ * b the atom nearest to a and c the atom nearest to d in the equilibrium
+ * geometry (Cl-C-C-Cl for "Cl" in 1,2-dichloroethane).
+ */
+static rpr_status train_dihedral(const char *spec, const size_t *sel,
+                                 size_t nsel, const double *xyz_eq,
+                                 size_t natoms, size_t dih[4], rpr_error *err)
+{
+    if (spec != NULL) {
+        size_t n = 0;
+        const char *p = spec;
+        while (*p != '\0') {
+            char *end;
+            const unsigned long v = strtoul(p, &end, 10);
+            if (end == p || v < 1 || v > natoms || n >= 4)
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "dihedral '%s': need four indices in 1..%zu",
+                                spec, natoms);
+            dih[n++] = (size_t) v - 1;
+            p = end;
+            if (*p == ',')
+                p++;
+            else if (*p != '\0')
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "dihedral '%s': separate indices by commas",
+                                spec);
+        }
+        if (n != 4)
+            return RPR_FAIL(err, RPR_EINVAL, "dihedral '%s': need four indices",
+                            spec);
+    } else if (nsel == 4)
+        memcpy(dih, sel, 4 * sizeof *dih);
+    else if (nsel == 2 && natoms >= 4) {
+        dih[0] = sel[0];
+        dih[3] = sel[1];
+        dih[1] = train_nearest(xyz_eq, natoms, sel[0], sel[1], SIZE_MAX);
+        dih[2] = train_nearest(xyz_eq, natoms, sel[1], sel[0], dih[1]);
+    } else
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "REdihed needs --dihedral a,b,c,d or atoms selecting "
+                        "2 or 4 atoms (got %zu)",
+                        nsel);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < i; j++)
+            if (dih[i] == dih[j])
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "dihedral %zu-%zu-%zu-%zu repeats an atom",
+                                dih[0] + 1, dih[1] + 1, dih[2] + 1, dih[3] + 1);
+    return RPR_OK;
+}
+
+/* Data hash: sizes, atomic numbers, coordinates, labels, and the
+ * gradients of the geometries that have them (model.h: model_hash). */
+static uint64_t train_hash(const rpr_geoms *geoms, size_t ncomp,
+                           const double *values, const double *grad,
+                           const unsigned char *present)
+{
+    const size_t natoms = rpr_geoms_natoms(geoms);
+    const size_t n = rpr_geoms_nframes(geoms);
+    const uint64_t sizes[3] = {natoms, n, ncomp};
+    uint64_t h = model_hash(MODEL_HASH_SEED, sizes, sizeof sizes);
+    h = model_hash(h, rpr_geoms_numbers(geoms), natoms * sizeof(int));
+    h = model_hash(h, rpr_geoms_xyz(geoms), n * 3 * natoms * sizeof(double));
+    h = model_hash(h, values, n * ncomp * sizeof(double));
+    if (grad != NULL)
+        for (size_t i = 0; i < n; i++)
+            if (present == NULL || present[i])
+                h = model_hash(h, grad + i * 3 * natoms,
+                               3 * natoms * sizeof(double));
+    return h;
+}
+
+static void train_progress(const rpr_train_options *opt, double f,
+                           const char *what)
+{
+    if (opt->progress != NULL)
+        opt->progress(opt->progress_ctx, f, what);
+}
+
+/* ------------------------------------------------------------ frames */
+
+/* Frame of sub-model s for geometry xyz (identity for NONE). */
+static rpr_status train_frame(const rpr_model *m, const model_sub *s,
+                              const double *xyz, double Q[9], double origin[3],
+                              rpr_error *err)
+{
+    rpr_frame_health h;
+    double margin;
+    switch (s->frame) {
+    case RPR_FRAME_NONE:
+        for (int i = 0; i < 9; i++)
+            Q[i] = (i % 4 == 0) ? 1.0 : 0.0;
+        origin[0] = origin[1] = origin[2] = 0.0;
+        return RPR_OK;
+    case RPR_FRAME_PRINCIPAL:
+        return frame_principal(m->natoms, m->weights, xyz, &m->frame_options, Q,
+                               origin, &h, err);
+    case RPR_FRAME_KABSCH:
+        return frame_kabsch(m->natoms, m->weights, s->ref, xyz, Q, origin,
+                            &margin, err);
+    case RPR_FRAME_BLEND: break;
+    }
+    return RPR_FAIL(err, RPR_EINVAL, "frame %d in a sub-model", (int) s->frame);
+}
+
+/* Kabsch reference: the equilibrium geometry centred on its weighted
+ * centre, and its margin against itself (the blend's scale). */
+static rpr_status train_reference(const rpr_model *m, model_sub *s,
+                                  rpr_error *err)
+{
+    double c[3] = {0.0, 0.0, 0.0}, W = 0.0, Q[9], origin[3];
+    for (size_t a = 0; a < m->natoms; a++) {
+        W += m->weights[a];
+        for (int k = 0; k < 3; k++)
+            c[k] += m->weights[a] * m->xyz_eq[3 * a + k];
+    }
+    for (size_t a = 0; a < m->natoms; a++)
+        for (int k = 0; k < 3; k++)
+            s->ref[3 * a + k] = m->xyz_eq[3 * a + k] - c[k] / W;
+    const rpr_status st = frame_kabsch(m->natoms, m->weights, s->ref, s->ref, Q,
+                                       origin, &s->ref_margin, err);
+    if (st != RPR_OK) {
+        error_prefix(err, "Kabsch reference (equilibrium geometry)");
+        return st;
+    }
+    if (!(s->ref_margin > 0.0))
+        return RPR_FAIL(err, RPR_EDEGENERATE,
+                        "Kabsch reference (equilibrium geometry) is planar "
+                        "or linear: margin %g; use --frame principal",
+                        s->ref_margin);
+    return RPR_OK;
+}
+
+/*
+ * Descriptors X [n][D] (and Jacobians J [n][D][3 natoms] per angstrom if J
+ * is not NULL) of every geometry in the frame of s, and the labels in that
+ * frame Y [n][ncomp].
+ */
+static rpr_status train_features(const rpr_model *m, const model_sub *s,
+                                 const rpr_geoms *geoms, const double *values,
+                                 double *X, double *J, double *Y, double *xf,
+                                 rpr_error *err)
+{
+    const size_t n = m->ntrain, n3 = 3 * m->natoms, D = m->D;
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    descriptor_params p;
+
+    model_descriptor_params(m, &p);
+    for (size_t i = 0; i < n; i++) {
+        double Q[9], origin[3];
+        const double *const xi = xyz + i * n3;
+        rpr_status st = train_frame(m, s, xi, Q, origin, err);
+        if (st == RPR_OK) {
+            frame_to_frame(m->natoms, Q, origin, xi, xf);
+            for (size_t k = 0; k < n3; k++)
+                xf[k] *= RPR_ANGSTROM_PER_BOHR;
+            st = m->desc->eval(&p, xf, X + i * D,
+                               J != NULL ? J + i * D * n3 : NULL, err);
+        }
+        if (st != RPR_OK) {
+            const size_t line = rpr_geoms_line(geoms, i);
+            if (line > 0)
+                error_prefix(err, "geometry %zu (line %zu)", i + 1, line);
+            else
+                error_prefix(err, "geometry %zu", i + 1);
+            return st;
+        }
+        const double *const v = values + i * m->ncomp;
+        double *const y = Y + i * m->ncomp;
+        switch (m->property) {
+        case RPR_PROPERTY_DIPOLE: frame_vector_from_lab(Q, v, y); break;
+        case RPR_PROPERTY_POLARIZABILITY: frame_tensor_from_lab(Q, v, y); break;
+        case RPR_PROPERTY_SCALAR:
+        case RPR_PROPERTY_ENERGY: y[0] = v[0]; break;
+        }
+    }
+    return RPR_OK;
+}
+
+/* ------------------------------------------------------------ fits */
+
+static void train_transpose(size_t rows, size_t cols, const double *a,
+                            double *at)
+{
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++)
+            at[j * rows + i] = a[i * cols + j];
+}
+
+/*
+ * KRR for all components of sub-model s: X [n][D], Y [n][ncomp] (frame
+ * labels, prior not yet subtracted).  Fills sigma, lambda, prior, errors
+ * and alpha.
+ */
+static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
+                            model_sub *s, const double *X, double *Y,
+                            double progress_lo, double progress_hi,
+                            rpr_error *err)
+{
+    const size_t n = m->ntrain, nc = m->ncomp, D = m->D;
+    double *K = NULL, *R = NULL;
+    rpr_status st = RPR_OK;
+
+    for (size_t c = 0; c < nc; c++) {
+        double mean = 0.0;
+        if (opt->prior_mean) {
+            for (size_t i = 0; i < n; i++)
+                mean += Y[i * nc + c];
+            mean /= (double) n;
+        }
+        s->prior[c] = mean;
+        for (size_t i = 0; i < n; i++)
+            Y[i * nc + c] -= mean;
+    }
+
+    const kernel_spec base = {m->kernel, m->matern_n, 1.0};
+    if (opt->sigma > 0.0) {
+        for (size_t c = 0; c < nc; c++) {
+            s->sigma[c] = opt->sigma;
+            s->lambda[c] = opt->lambda;
+        }
+    } else {
+        krr_search_options so;
+        krr_choice choice[MODEL_MAX_COMP];
+        so.criterion = opt->criterion;
+        so.validation_fraction = opt->validation_fraction;
+        so.seed = opt->seed;
+        so.nlg_sigma = opt->nlg_sigma;
+        so.nlg_lambda = opt->nlg_lambda;
+        so.lg_depth = opt->lg_depth;
+        so.lg_sigma_lo = opt->lg_sigma_lo;
+        so.lg_sigma_hi = opt->lg_sigma_hi;
+        so.lg_lambda_lo = opt->lg_lambda_lo;
+        so.lg_lambda_hi = opt->lg_lambda_hi;
+        so.progress = opt->progress;
+        so.progress_ctx = opt->progress_ctx;
+        train_progress(opt, progress_lo, "hyperparameter search");
+        st = krr_search(&base, n, D, X, nc, Y, &so, choice, err);
+        if (st != RPR_OK)
+            return st;
+        for (size_t c = 0; c < nc; c++) {
+            s->sigma[c] = choice[c].sigma;
+            s->lambda[c] = choice[c].lambda;
+            s->rmse[c] = choice[c].rmse;
+            s->mae[c] = choice[c].mae;
+        }
+    }
+    train_progress(opt, 0.5 * (progress_lo + progress_hi), "final fit");
+
+    if (n > SIZE_MAX / sizeof(double) / n)
+        return RPR_FAIL(err, RPR_ENOMEM, "%zu training points: too many", n);
+    K = malloc(n * n * sizeof *K);
+    R = malloc(n * nc * sizeof *R);
+    if (K == NULL || R == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM,
+                      "cannot allocate the %zu x %zu kernel matrix", n, n);
+        goto cleanup;
+    }
+    /* One Cholesky factorisation per group of components with bit-equal
+     * sigma and lambda: all right-hand sides of a group in one solve. */
+    int done[MODEL_MAX_COMP] = {0};
+    for (size_t c0 = 0; c0 < nc; c0++) {
+        if (done[c0])
+            continue;
+        size_t members[MODEL_MAX_COMP], nm = 0;
+        for (size_t c = c0; c < nc; c++)
+            if (!done[c] &&
+                memcmp(&s->sigma[c], &s->sigma[c0], sizeof(double)) == 0 &&
+                memcmp(&s->lambda[c], &s->lambda[c0], sizeof(double)) == 0) {
+                members[nm++] = c;
+                done[c] = 1;
+            }
+        const kernel_spec spec = {m->kernel, m->matern_n, s->sigma[c0]};
+        kernel_matrix_sym(&spec, D, n, X, K);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < nm; j++)
+                R[i * nm + j] = Y[i * nc + members[j]];
+        st = krr_fit(n, K, s->lambda[c0], nm, R, err);
+        if (st != RPR_OK) {
+            error_prefix(err, "component %s (frame %s)",
+                         model_component_name(m->property, c0),
+                         model_frame_name(s->frame));
+            goto cleanup;
+        }
+        for (size_t j = 0; j < nm; j++)
+            for (size_t i = 0; i < n; i++)
+                s->alpha[members[j] * n + i] = R[i * nm + j];
+    }
+cleanup:
+    free(K);
+    free(R);
+    return st;
+}
+
+/* KREG for an energy model (one frame, NONE): X [n][D], J [n][D][3n] or
+ * NULL, E [n], G [n][3 natoms] in hartree/angstrom or NULL. */
+static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
+                             model_sub *s, const double *X, const double *J,
+                             const double *E, const double *G,
+                             const unsigned char *present, rpr_error *err)
+{
+    const size_t n = m->ntrain, D = m->D;
+    kreg_model *km = NULL;
+    kreg_params hp;
+    rpr_status st;
+
+    const kreg_data data = {n, D,       3 * m->natoms, X, J, E,
+                            G, present, KREG_ANGSTROM};
+    double prior = 0.0;
+    if (opt->prior_mean) {
+        for (size_t i = 0; i < n; i++)
+            prior += E[i];
+        prior /= (double) n;
+    }
+    memset(&hp, 0, sizeof hp);
+    hp.prior = prior;
+    hp.max_bytes = 0;
+    if (opt->sigma > 0.0) {
+        hp.sigma = opt->sigma;
+        hp.lambda = opt->lambda;
+        hp.lambda_grad =
+            opt->lambda_grad >= 0.0 ? opt->lambda_grad : opt->lambda;
+    } else {
+        kreg_search_options so;
+        kreg_choice choice;
+        kreg_search_options_default(&so);
+        so.validation_fraction = opt->validation_fraction;
+        so.seed = opt->seed;
+        so.nlg_sigma = opt->nlg_sigma;
+        so.nlg_lambda = opt->nlg_lambda;
+        so.lg_depth = opt->lg_depth;
+        if (!isnan(opt->lg_sigma_lo))
+            so.lg_sigma_lo = opt->lg_sigma_lo;
+        if (!isnan(opt->lg_sigma_hi))
+            so.lg_sigma_hi = opt->lg_sigma_hi;
+        so.lg_lambda_lo = opt->lg_lambda_lo;
+        so.lg_lambda_hi = opt->lg_lambda_hi;
+        if (opt->lambda_grad >= 0.0) {
+            /* lambda_grad given with lambda searched: not expressible as
+             * a fixed ratio, so refuse rather than ignore it. */
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "lambda_grad can only be given with a fixed "
+                            "lambda");
+        }
+        so.progress = opt->progress;
+        so.progress_ctx = opt->progress_ctx;
+        train_progress(opt, 0.1, "KREG hyperparameter search");
+        st = kreg_search(&data, prior, &so, &choice, err);
+        if (st != RPR_OK)
+            return st;
+        hp = choice.params;
+        s->rmse[0] = choice.rmse_energy;
+    }
+    train_progress(opt, 0.6, "KREG fit");
+    st = kreg_fit(&data, &hp, &km, NULL, err);
+    if (st != RPR_OK)
+        return st;
+    s->sigma[0] = km->sigma;
+    s->lambda[0] = km->lambda;
+    s->lambda_grad[0] = m->has_q ? km->lambda_grad : NAN;
+    s->prior[0] = km->prior;
+    memcpy(s->alpha, km->alpha, n * sizeof *s->alpha);
+    train_transpose(n, D, km->X, s->xt);
+    if (m->has_q)
+        train_transpose(n, D, km->q, s->qt);
+    kreg_model_free(km);
+    return RPR_OK;
+}
+
+/* ------------------------------------------------------------ rpr_train */
+
+/* rpr_train with the selection buffer sel [natoms] from the caller. */
+static rpr_status train_model(const rpr_train_options *opt,
+                              const rpr_geoms *geoms, const double *values,
+                              const double *grad, const unsigned char *present,
+                              rpr_model **model, size_t *sel, rpr_error *err)
+{
+    rpr_model *m = NULL;
+    double *X = NULL, *J = NULL, *Y = NULL, *G = NULL, *xf = NULL;
+    size_t nsel = 0, dih[4] = {0, 0, 0, 0};
+    const descriptor_info *desc;
+    const char *suffix;
+    rpr_status st;
+
+    if (model == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL model pointer");
+    *model = NULL;
+    if (opt == NULL || geoms == NULL || values == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL argument");
+    const size_t natoms = rpr_geoms_natoms(geoms);
+    const size_t n = rpr_geoms_nframes(geoms);
+    const size_t ncomp = rpr_property_ncomp(opt->property);
+    const int *const numbers = rpr_geoms_numbers(geoms);
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    const int energy = opt->property == RPR_PROPERTY_ENERGY;
+    const int search = !(opt->sigma > 0.0);
+
+    /* ---- options */
+    if (ncomp == 0)
+        return RPR_FAIL(err, RPR_EINVAL, "unknown property %d",
+                        (int) opt->property);
+    if (natoms < 2)
+        return RPR_FAIL(err, RPR_EINVAL, "molecule of %zu atoms: need 2",
+                        natoms);
+    if (n < (search ? 2u : 1u))
+        return RPR_FAIL(err, RPR_EINVAL, "%zu training geometries: too few", n);
+    if (search != (opt->lambda < 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "give both sigma and lambda, or optimise both (got "
+                        "sigma %g, lambda %g)",
+                        opt->sigma, opt->lambda);
+    if (!search && !(isfinite(opt->sigma) && isfinite(opt->lambda)))
+        return RPR_FAIL(err, RPR_EINVAL, "sigma and lambda must be finite");
+    if (grad != NULL && !energy)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "gradients are labels of energy models only");
+    const kernel_info *const kinfo = kernel_find(opt->kernel);
+    if (kinfo == NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "unknown kernel '%s' (rpr info lists them)",
+                        opt->kernel != NULL ? opt->kernel : "(null)");
+    if (kinfo->type == KERNEL_MATERN && opt->matern_n < 0)
+        return RPR_FAIL(err, RPR_EINVAL, "Matern order must be >= 0 (got %d)",
+                        opt->matern_n);
+    if (energy && kinfo->type != KERNEL_GAUSSIAN)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "energy models (KREG) need the gaussian kernel; "
+                        "use property scalar for the %s kernel",
+                        kinfo->name);
+    if (energy && search && opt->criterion == RPR_CRITERION_LOO)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "energy models select by hold-out only; leave-one-"
+                        "out is for the other properties");
+    if (opt->frame_options.sign_average)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "sign averaging of the principal frame is not "
+                        "implemented");
+    {
+        const rpr_frame_options *const o = &opt->frame_options;
+        if (!(o->gap_lo < o->gap_hi && o->sign_lo < o->sign_hi &&
+              o->margin_lo < o->margin_hi && o->sign_tol >= 0.0))
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "frame options: need gap_lo < gap_hi, sign_lo < "
+                            "sign_hi, margin_lo < margin_hi, sign_tol >= 0");
+    }
+    if (model_frame_name(opt->frame) == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "unknown frame %d", (int) opt->frame);
+
+    /* ---- descriptor, atoms, equilibrium geometry */
+    st = train_descriptor(opt->descriptor != NULL ? opt->descriptor : "", &desc,
+                          &suffix, err);
+    if (st != RPR_OK)
+        return st;
+    const char *atoms = opt->atoms;
+    if (*suffix != '\0') {
+        if (atoms != NULL && strcmp(atoms, suffix) != 0)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "descriptor '%s' selects atoms '%s' but atoms "
+                            "'%s' were given",
+                            opt->descriptor, suffix, atoms);
+        atoms = suffix;
+    }
+    if (atoms != NULL && *atoms != '\0') {
+        if (!desc->needs_sel && !desc->needs_dihedral)
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "descriptor %s takes no atom selection (got "
+                            "'%s')",
+                            desc->name, atoms);
+        if (strlen(atoms) >= MODEL_ATOMS_LEN)
+            return RPR_FAIL(err, RPR_EINVAL, "atom selection too long");
+        st = train_atoms(atoms, natoms, numbers, sel, &nsel, err);
+        if (st != RPR_OK)
+            return st;
+    } else if (desc->needs_sel)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "descriptor %s needs atoms (e.g. %sCl or --atoms "
+                        "3,4)",
+                        desc->name, desc->name);
+    for (size_t i = 0; i < n * ncomp; i++)
+        if (!isfinite(values[i]))
+            return RPR_FAIL(err, RPR_ENONFINITE,
+                            "label %zu of geometry %zu is %g", i % ncomp + 1,
+                            i / ncomp + 1, values[i]);
+    if (opt->xyz_eq != NULL)
+        for (size_t i = 0; i < 3 * natoms; i++)
+            if (!isfinite(opt->xyz_eq[i]))
+                return RPR_FAIL(err, RPR_ENONFINITE,
+                                "equilibrium geometry: coordinate %zu of "
+                                "atom %zu is %g",
+                                i % 3 + 1, i / 3 + 1, opt->xyz_eq[i]);
+    size_t ieq = 0;
+    model_eq_source eq_source = MODEL_EQ_FIRST;
+    if (opt->xyz_eq != NULL)
+        eq_source = MODEL_EQ_USER;
+    else if (energy) {
+        for (size_t i = 1; i < n; i++)
+            if (values[i] < values[ieq])
+                ieq = i;
+        eq_source = MODEL_EQ_LOWEST;
+    }
+    const double *const xyz_eq =
+        opt->xyz_eq != NULL ? opt->xyz_eq : xyz + ieq * 3 * natoms;
+
+    /* Scalars of an invariant descriptor are the same in every frame:
+     * learn them once, in the lab frame. */
+    rpr_frame_kind frame = opt->frame;
+    if ((energy || opt->property == RPR_PROPERTY_SCALAR) && !desc->uses_frame)
+        frame = RPR_FRAME_NONE;
+    if (energy && frame != RPR_FRAME_NONE && grad != NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "energy gradients with the frame-dependent "
+                        "descriptor %s need frame derivatives (not "
+                        "implemented); use RE, ID or CM",
+                        desc->name);
+    if (energy && frame != RPR_FRAME_NONE)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "energy models need an invariant descriptor (RE, ID, "
+                        "CM), not %s",
+                        desc->name);
+
+    size_t ngrad = 0;
+    if (grad != NULL)
+        for (size_t i = 0; i < n; i++)
+            ngrad += present == NULL || present[i];
+
+    /* ---- the model block */
+    model_shape shape;
+    memset(&shape, 0, sizeof shape);
+    shape.property = opt->property;
+    shape.natoms = natoms;
+    shape.nsel = nsel;
+    shape.ntrain = n;
+    shape.has_q = ngrad > 0;
+    if (frame == RPR_FRAME_BLEND) {
+        shape.nsub = 2;
+        shape.sub_frame[0] = RPR_FRAME_PRINCIPAL;
+        shape.sub_frame[1] = RPR_FRAME_KABSCH;
+    } else {
+        shape.nsub = 1;
+        shape.sub_frame[0] = frame;
+    }
+    {
+        descriptor_params dp;
+        memset(&dp, 0, sizeof dp);
+        dp.natoms = natoms;
+        dp.numbers = numbers;
+        dp.nsel = nsel;
+        dp.sel = sel;
+        shape.D = desc->length(&dp);
+    }
+    st = model_new(&shape, &m, err);
+    if (st != RPR_OK)
+        return st;
+    snprintf(m->writer_version, sizeof m->writer_version, "%s", rpr_version());
+    snprintf(m->descriptor, sizeof m->descriptor, "%s", desc->name);
+    snprintf(m->atoms, sizeof m->atoms, "%s", atoms != NULL ? atoms : "");
+    m->eq_source = eq_source;
+    m->kernel = kinfo->type;
+    m->matern_n = kinfo->type == KERNEL_MATERN ? opt->matern_n : 0;
+    m->frame = frame;
+    m->frame_options = opt->frame_options;
+    m->prior_mean = opt->prior_mean != 0;
+    m->criterion = opt->criterion;
+    m->validation_fraction = opt->validation_fraction;
+    m->seed = opt->seed;
+    m->ngrad = ngrad;
+    memcpy(m->numbers, numbers, natoms * sizeof *numbers);
+    memcpy(m->masses, rpr_geoms_masses(geoms), natoms * sizeof(double));
+    memcpy(m->xyz_eq, xyz_eq, 3 * natoms * sizeof(double));
+    for (size_t i = 0; i < nsel; i++)
+        m->sel[i] = sel[i];
+    if (desc->needs_dihedral) {
+        st = train_dihedral(opt->dihedral, sel, nsel, xyz_eq, natoms, dih, err);
+        if (st != RPR_OK)
+            goto cleanup;
+    }
+    memcpy(m->dihedral, dih, sizeof dih);
+    st = model_derive(m, err); /* weights, angstrom eq geometry, binding */
+    if (st != RPR_OK)
+        goto cleanup;
+    m->data_hash = train_hash(geoms, ncomp, values, grad, present);
+
+    /* ---- features and fits, one sub-model per frame */
+    const size_t D = m->D, n3 = 3 * natoms;
+    X = malloc(n * D * sizeof *X);
+    Y = malloc(n * ncomp * sizeof *Y);
+    xf = malloc(n3 * sizeof *xf);
+    if (ngrad > 0) {
+        J = malloc(n * D * n3 * sizeof *J);
+        G = malloc(n * n3 * sizeof *G);
+    }
+    if (X == NULL || Y == NULL || xf == NULL ||
+        (ngrad > 0 && (J == NULL || G == NULL))) {
+        st = RPR_FAIL(err, RPR_ENOMEM,
+                      "cannot allocate the descriptors of %zu geometries", n);
+        goto cleanup;
+    }
+    for (size_t k = 0; k < m->nsub; k++) {
+        model_sub *const s = &m->sub[k];
+        const double lo = (double) k / (double) m->nsub;
+        const double hi = (double) (k + 1) / (double) m->nsub;
+        train_progress(opt, lo, "descriptors");
+        if (s->frame == RPR_FRAME_KABSCH) {
+            st = train_reference(m, s, err);
+            if (st != RPR_OK)
+                goto cleanup;
+        }
+        st = train_features(m, s, geoms, values, X, J, Y, xf, err);
+        if (st != RPR_OK)
+            goto cleanup;
+        if (energy) {
+            /* Gradients arrive in hartree/bohr; the descriptor's Jacobian
+             * is per angstrom, so KREG works in hartree/angstrom. */
+            if (G != NULL)
+                for (size_t i = 0; i < n * n3; i++)
+                    G[i] = grad[i] / RPR_ANGSTROM_PER_BOHR;
+            st = train_kreg(opt, m, s, X, J, Y, G, present, err);
+        } else {
+            st = train_krr(opt, m, s, X, Y, lo, hi, err);
+            if (st == RPR_OK)
+                train_transpose(n, D, X, s->xt);
+        }
+        if (st != RPR_OK)
+            goto cleanup;
+    }
+    st = model_derive(m, err); /* kernel groups, q_j . x_j */
+    if (st != RPR_OK)
+        goto cleanup;
+    train_progress(opt, 1.0, "done");
+    *model = m;
+    m = NULL;
+cleanup:
+    rpr_model_free(m);
+    free(X);
+    free(J);
+    free(Y);
+    free(G);
+    free(xf);
+    return st;
+}
+
+rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
+                     const double *values, const double *grad,
+                     const unsigned char *present, rpr_model **model,
+                     rpr_error *err)
+{
+    if (model == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL model pointer");
+    *model = NULL;
+    if (geoms == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL argument");
+    const size_t natoms = rpr_geoms_natoms(geoms);
+    size_t *const sel = malloc((natoms > 0 ? natoms : 1) * sizeof *sel);
+    if (sel == NULL)
+        return RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
+    const rpr_status st =
+        train_model(opt, geoms, values, grad, present, model, sel, err);
+    free(sel);
+    return st;
+}
