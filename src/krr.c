@@ -5,6 +5,7 @@
  */
 #include <config.h>
 
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -127,6 +128,25 @@ rpr_status krr_fit(size_t n, double *K, double lambda, size_t nrhs, double *Y,
  * negative; a lambda with Lambda_min + lambda <= 0 is skipped (its error
  * counts as +inf), as are non-finite errors.
  *
+ * Admissibility (krr.h).  A tiny lambda can win the validation error by a
+ * hair while its coefficients, ||alpha||_1 ~ 1e13, make every prediction
+ * round at the 1e-3 level: a covariance certificate then fails on rounding
+ * alone.  Such candidates count as +inf too.  The rule needs ||alpha||_1
+ * for every (lambda, component); exactly that is V W, an n_s x n_s by
+ * n_s x m product per lambda level (for hold-out also Q applied to it),
+ * about 140 Mflop per level at n_s = 800, +20 % on the search.  Instead
+ * the search uses ||alpha||_1 <= sqrt(n_s) ||alpha||_2, and ||alpha||_2 =
+ * ||(Lambda + lambda)^-1 b|| needs no V at all: O(n_s) per (lambda,
+ * component), from W itself.  The bound is safe (never admits a candidate
+ * the exact rule refuses) and close: the coefficients of an ill-conditioned
+ * fit are dominated by the delocalised eigenvectors of the smallest
+ * Lambda_k, for which ||alpha||_1 ~ sqrt(2 n_s / pi) ||alpha||_2, 0.8 of
+ * the bound.  And it is monotone: ||alpha||_2 decreases as lambda grows,
+ * so for each sigma and component the admissible lambdas are exactly those
+ * above a threshold, and a refined level around an admissible best always
+ * keeps admissible points.  The final fit (krr_fit_ladder) checks the
+ * exact A of its own coefficients.
+ *
  * Selection follows MLatom exactly: on each level the first strict minimum
  * of the validation RMSE wins (ties go to the smaller value), the next
  * level spans best -+ step with the same number of points, and the result
@@ -178,11 +198,22 @@ typedef struct krr_ws {
     double *lam, *sse, *sae;                    /* [m] */
     int *valid;                                 /* [m] */
     double *llo, *lstep, *lbest, *lrmse, *lmae; /* [ncomp] */
+    double *lval, *lamp;                        /* [ncomp] */
+    double *a2;                                 /* [m] ||alpha||_2^2 */
+    /* Admissibility: tolerance (0: none), max K_ii of this sigma, max |y|
+     * of each component's sub-training labels, and per component the
+     * number of candidates refused by the rule. */
+    double tol, kmax;
+    double *ymax;
+    size_t *rejected;
+    /* Fixed lambda: one column per component, this value. */
+    int fix_lambda;
+    double lambda_fixed;
     /* Sigma cache: grid key and, per component, the lambda search's result
      * (lambda NaN and errors +inf if no lambda was usable). */
     size_t ncache, cap;
     int64_t *key;
-    double *c_lambda, *c_rmse, *c_mae; /* [cap][ncomp] */
+    double *c_lambda, *c_rmse, *c_mae, *c_amp; /* [cap][ncomp] */
 } krr_ws;
 
 static void krr_ws_free(krr_ws *ws)
@@ -215,10 +246,16 @@ static void krr_ws_free(krr_ws *ws)
     free(ws->lbest);
     free(ws->lrmse);
     free(ws->lmae);
+    free(ws->lval);
+    free(ws->lamp);
+    free(ws->a2);
+    free(ws->ymax);
+    free(ws->rejected);
     free(ws->key);
     free(ws->c_lambda);
     free(ws->c_rmse);
     free(ws->c_mae);
+    free(ws->c_amp);
 }
 
 /* malloc of a * b elements of s bytes; NULL on overflow.  A zero count
@@ -234,39 +271,61 @@ static void *krr_alloc(size_t a, size_t b, size_t s)
 /*
  * Lambda search of every component on the current eigendecomposition
  * (ws->w, ws->A, ws->B, ws->P): MLatom's nested grid, restarted from the
- * full range.  Stores the results in cache slot `slot`.
+ * full range, or the fixed lambda alone.  Stores the results in cache
+ * slot `slot`.
  */
 static void krr_search_lambda(krr_ws *ws, size_t slot)
 {
     const size_t ns = ws->ns, ncomp = ws->ncomp, nlgl = ws->nlgl, m = ws->m;
     const size_t nrow = ws->loo ? ns : ws->nv;
+    const int rule = ws->tol > 0.0 && isfinite(ws->tol);
+    const double sqrt_ns = sqrt((double) ns);
 
     for (size_t c = 0; c < ncomp; c++) {
         ws->llo[c] = ws->lgl_lo;
-        ws->lstep[c] = (ws->lgl_hi - ws->lgl_lo) / (double) (nlgl - 1);
+        ws->lstep[c] =
+            nlgl > 1 ? (ws->lgl_hi - ws->lgl_lo) / (double) (nlgl - 1) : 0.0;
         ws->lbest[c] = NAN;
+        ws->lval[c] = NAN;
+        ws->lamp[c] = INFINITY;
         ws->lrmse[c] = INFINITY;
         ws->lmae[c] = INFINITY;
     }
     for (int level = 0; level < ws->depth; level++) {
         for (size_t col = 0; col < m; col++) {
             const size_t c = col / nlgl, j = col % nlgl;
-            ws->lam[col] = exp2(ws->llo[c] + (double) j * ws->lstep[c]);
+            ws->lam[col] = ws->fix_lambda
+                               ? ws->lambda_fixed
+                               : exp2(ws->llo[c] + (double) j * ws->lstep[c]);
             /* Lambda_min + lambda <= 0: round-off made K + lambda I
              * indefinite; skip this lambda. */
             ws->valid[col] =
                 isfinite(ws->lam[col]) && ws->w[0] + ws->lam[col] > 0.0;
             ws->sse[col] = 0.0;
             ws->sae[col] = 0.0;
+            ws->a2[col] = 0.0;
         }
         for (size_t k = 0; k < ns; k++) {
             const double wk = ws->w[k];
             for (size_t col = 0; col < m; col++) {
                 const double inv =
                     ws->valid[col] ? 1.0 / (wk + ws->lam[col]) : 0.0;
-                ws->W[k * m + col] = ws->B[k * ncomp + col / nlgl] * inv;
+                const double wkc = ws->B[k * ncomp + col / nlgl] * inv;
+                ws->W[k * m + col] = wkc;
+                ws->a2[col] += wkc * wkc; /* alpha = V W, V orthogonal */
                 if (ws->loo)
                     ws->R[k * m + col] = inv;
+            }
+        }
+        /* The rule, as eps sqrt(n_s) ||alpha||_2 kmax <= tol max|y| (no
+         * division: labels that are all 0 give alpha = 0, admissible). */
+        for (size_t col = 0; col < m; col++) {
+            const size_t c = col / nlgl;
+            if (rule && ws->valid[col] &&
+                !(DBL_EPSILON * sqrt_ns * sqrt(ws->a2[col]) * ws->kmax <=
+                  ws->tol * ws->ymax[c])) {
+                ws->valid[col] = 0;
+                ws->rejected[c]++;
             }
         }
         if (!ws->loo) {
@@ -312,21 +371,31 @@ static void krr_search_lambda(krr_ws *ws, size_t slot)
             }
             if (jbest == nlgl) { /* nothing usable: keep the bounds */
                 ws->lbest[c] = NAN;
+                ws->lval[c] = NAN;
+                ws->lamp[c] = INFINITY;
                 ws->lrmse[c] = INFINITY;
                 ws->lmae[c] = INFINITY;
                 continue;
             }
+            const size_t col = c * nlgl + jbest;
             ws->lbest[c] = ws->llo[c] + (double) jbest * ws->lstep[c];
+            ws->lval[c] = ws->lam[col];
+            ws->lamp[c] = ws->ymax[c] > 0.0 ? sqrt_ns * sqrt(ws->a2[col]) *
+                                                  ws->kmax / ws->ymax[c]
+                                            : 0.0;
             ws->lrmse[c] = ebest;
-            ws->lmae[c] = ws->sae[c * nlgl + jbest] / (double) nrow;
-            ws->llo[c] = ws->lbest[c] - ws->lstep[c];
-            ws->lstep[c] = 2.0 * ws->lstep[c] / (double) (nlgl - 1);
+            ws->lmae[c] = ws->sae[col] / (double) nrow;
+            if (nlgl > 1) {
+                ws->llo[c] = ws->lbest[c] - ws->lstep[c];
+                ws->lstep[c] = 2.0 * ws->lstep[c] / (double) (nlgl - 1);
+            }
         }
     }
     for (size_t c = 0; c < ncomp; c++) {
-        ws->c_lambda[slot * ncomp + c] = exp2(ws->lbest[c]);
+        ws->c_lambda[slot * ncomp + c] = ws->lval[c];
         ws->c_rmse[slot * ncomp + c] = ws->lrmse[c];
         ws->c_mae[slot * ncomp + c] = ws->lmae[c];
+        ws->c_amp[slot * ncomp + c] = ws->lamp[c];
     }
 }
 
@@ -389,6 +458,10 @@ static rpr_status krr_search_sigma(krr_ws *ws, double sigma, size_t slot,
                         sigma);
     ws->spec.sigma = sigma;
     kernel_matrix_sym(&ws->spec, ws->D, ns, ws->Xs, ws->A);
+    /* max_ij K_ij of a PSD matrix is on its diagonal. */
+    ws->kmax = 0.0;
+    for (size_t i = 0; i < ns; i++)
+        ws->kmax = fmax(ws->kmax, ws->A[i * ns + i]);
     if (!ws->loo) {
         kernel_matrix(&ws->spec, ws->D, ws->nv, ws->Xv, ns, ws->Xs, ws->Kv);
         const rpr_status st = krr_search_eig_holdout(ws, sigma, err);
@@ -466,6 +539,38 @@ static int krr_key_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The failure of a component without any usable candidate: indefinite
+ * for every lambda, or positive definite but never admissible. */
+static rpr_status krr_search_none(const krr_ws *ws, size_t c, rpr_error *err)
+{
+    if (ws->rejected[c] > 0 && ws->fix_lambda)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: component %zu: lambda = %g amplifies "
+                        "rounding beyond rounding_tol = %g for every sigma "
+                        "of the grid that keeps K + lambda I positive "
+                        "definite; use a larger lambda or rounding_tol",
+                        c + 1, ws->lambda_fixed, ws->tol);
+    if (ws->rejected[c] > 0)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: component %zu: every candidate of the "
+                        "grid that keeps K + lambda I positive definite "
+                        "amplifies rounding beyond rounding_tol = %g "
+                        "(%zu refused); search larger lambdas (raise "
+                        "lg_lambda_hi, now %g) or raise rounding_tol",
+                        c + 1, ws->tol, ws->rejected[c], ws->lgl_hi);
+    if (ws->fix_lambda)
+        return RPR_FAIL(err, RPR_ENOTPD,
+                        "krr_search: component %zu: lambda = %g does not keep "
+                        "K + lambda I positive definite for any sigma of the "
+                        "grid; use a larger lambda",
+                        c + 1, ws->lambda_fixed);
+    return RPR_FAIL(err, RPR_ENOTPD,
+                    "krr_search: component %zu: no lambda in 2^%g .. 2^%g "
+                    "keeps K + lambda I positive definite for any sigma of "
+                    "the grid; raise lg_lambda_lo",
+                    c + 1, ws->lgl_lo, ws->lgl_hi);
+}
+
 rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
                       const double *X, size_t ncomp, const double *Y,
                       const krr_search_options *opt, krr_choice *choice,
@@ -499,7 +604,26 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
         opt->criterion != RPR_CRITERION_LOO)
         return RPR_FAIL(err, RPR_EINVAL, "krr_search: unknown criterion %d",
                         (int) opt->criterion);
-    if (opt->nlg_sigma < 2 || opt->nlg_lambda < 2 || opt->lg_depth < 1)
+    if (opt->fix_sigma && opt->fix_lambda)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: sigma and lambda both fixed: nothing to "
+                        "search");
+    if (opt->fix_sigma && !(isfinite(opt->sigma) && opt->sigma > 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: fixed sigma must be finite and > 0 (got "
+                        "%g)",
+                        opt->sigma);
+    if (opt->fix_lambda && !(isfinite(opt->lambda) && opt->lambda >= 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: fixed lambda must be finite and >= 0 "
+                        "(got %g)",
+                        opt->lambda);
+    if (!(opt->rounding_tol >= 0.0)) /* +inf allowed: no rule */
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_search: rounding_tol must be >= 0 (got %g)",
+                        opt->rounding_tol);
+    if ((!opt->fix_sigma && opt->nlg_sigma < 2) ||
+        (!opt->fix_lambda && opt->nlg_lambda < 2) || opt->lg_depth < 1)
         return RPR_FAIL(err, RPR_EINVAL,
                         "krr_search: need nlg_sigma >= 2, nlg_lambda >= 2, "
                         "lg_depth >= 1 (got %d, %d, %d)",
@@ -508,22 +632,27 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
         isnan(opt->lg_sigma_lo) ? info->lg_sigma_lo : opt->lg_sigma_lo;
     const double lgs_hi =
         isnan(opt->lg_sigma_hi) ? info->lg_sigma_hi : opt->lg_sigma_hi;
-    if (!(isfinite(lgs_lo) && isfinite(lgs_hi) && lgs_lo < lgs_hi))
+    if (!opt->fix_sigma &&
+        !(isfinite(lgs_lo) && isfinite(lgs_hi) && lgs_lo < lgs_hi))
         return RPR_FAIL(err, RPR_EINVAL,
                         "krr_search: need finite lg_sigma_lo < lg_sigma_hi "
                         "(got %g, %g)",
                         lgs_lo, lgs_hi);
-    if (!(isfinite(opt->lg_lambda_lo) && isfinite(opt->lg_lambda_hi) &&
+    if (!opt->fix_lambda &&
+        !(isfinite(opt->lg_lambda_lo) && isfinite(opt->lg_lambda_hi) &&
           opt->lg_lambda_lo < opt->lg_lambda_hi))
         return RPR_FAIL(err, RPR_EINVAL,
                         "krr_search: need finite lg_lambda_lo < lg_lambda_hi "
                         "(got %g, %g)",
                         opt->lg_lambda_lo, opt->lg_lambda_hi);
     /* Sigma keys are integers in units of (hi - lo) / (nlg - 1)^depth; the
-     * steps grow by at most 2^depth over that unit. */
-    const int64_t nm1 = opt->nlg_sigma - 1;
+     * steps grow by at most 2^depth over that unit.  A fixed sigma is one
+     * grid point, key 0. */
+    const int sigma_depth = opt->fix_sigma ? 1 : opt->lg_depth;
+    const size_t nlgs = opt->fix_sigma ? 1 : (size_t) opt->nlg_sigma;
+    const int64_t nm1 = opt->fix_sigma ? 1 : opt->nlg_sigma - 1;
     int64_t Q = 1, reach = 1;
-    for (int l = 0; l < opt->lg_depth; l++) {
+    for (int l = 0; l < sigma_depth && !opt->fix_sigma; l++) {
         if (reach > KRR_KEY_MAX / (2 * nm1))
             return RPR_FAIL(err, RPR_EINVAL,
                             "krr_search: nlg_sigma = %d with lg_depth = %d "
@@ -556,11 +685,14 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
     ws.nv = n - ws.ns;
     ws.D = D;
     ws.ncomp = ncomp;
-    ws.nlgl = (size_t) opt->nlg_lambda;
-    ws.depth = opt->lg_depth;
+    ws.fix_lambda = opt->fix_lambda != 0;
+    ws.lambda_fixed = opt->lambda;
+    ws.nlgl = ws.fix_lambda ? 1 : (size_t) opt->nlg_lambda;
+    ws.depth = ws.fix_lambda ? 1 : opt->lg_depth;
     ws.spec = *base;
     ws.lgl_lo = opt->lg_lambda_lo;
     ws.lgl_hi = opt->lg_lambda_hi;
+    ws.tol = opt->rounding_tol;
     if (ncomp > INT_MAX / ws.nlgl || ws.ns > INT_MAX)
         return RPR_FAIL(err, RPR_EINVAL,
                         "krr_search: %zu points or %zu components exceed "
@@ -582,7 +714,7 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
     /* The split: the first n_s entries of a Fisher-Yates shuffle driven by
      * splitmix64(seed) are the sub-training set, the rest validation.  The
      * modulo's bias is below n / 2^64. */
-    const size_t ns = ws.ns, nv = ws.nv, nlgs = (size_t) opt->nlg_sigma;
+    const size_t ns = ws.ns, nv = ws.nv;
     const size_t nrow = ws.loo ? ns : nv;
     if (ws.loo) {
         ws.Xs = X;
@@ -623,30 +755,43 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
     ws.lam = krr_alloc(ws.m, 1, sizeof(double));
     ws.sse = krr_alloc(ws.m, 1, sizeof(double));
     ws.sae = krr_alloc(ws.m, 1, sizeof(double));
+    ws.a2 = krr_alloc(ws.m, 1, sizeof(double));
     ws.valid = krr_alloc(ws.m, 1, sizeof(int));
     ws.llo = krr_alloc(ncomp, 1, sizeof(double));
     ws.lstep = krr_alloc(ncomp, 1, sizeof(double));
     ws.lbest = krr_alloc(ncomp, 1, sizeof(double));
+    ws.lval = krr_alloc(ncomp, 1, sizeof(double));
+    ws.lamp = krr_alloc(ncomp, 1, sizeof(double));
     ws.lrmse = krr_alloc(ncomp, 1, sizeof(double));
     ws.lmae = krr_alloc(ncomp, 1, sizeof(double));
+    ws.ymax = krr_alloc(ncomp, 1, sizeof(double));
+    ws.rejected = krr_alloc(ncomp, 1, sizeof(size_t));
     /* Level 1 adds nlg sigmas, every later level at most nlg per
      * component. */
-    ws.cap = nlgs + (size_t) (opt->lg_depth - 1) * ncomp * nlgs;
+    ws.cap = nlgs + (size_t) (sigma_depth - 1) * ncomp * nlgs;
     ws.key = krr_alloc(ws.cap, 1, sizeof(int64_t));
     ws.c_lambda = krr_alloc(ws.cap, ncomp, sizeof(double));
     ws.c_rmse = krr_alloc(ws.cap, ncomp, sizeof(double));
     ws.c_mae = krr_alloc(ws.cap, ncomp, sizeof(double));
+    ws.c_amp = krr_alloc(ws.cap, ncomp, sizeof(double));
     need = krr_alloc(ncomp, nlgs, sizeof(int64_t));
     slo = krr_alloc(ncomp, 1, sizeof(int64_t));
     bestkey = krr_alloc(ncomp, 1, sizeof(int64_t));
     if (ws.A == NULL || ws.w == NULL || ws.P == NULL || ws.B == NULL ||
         ws.W == NULL || ws.out == NULL || ws.lam == NULL || ws.sse == NULL ||
-        ws.sae == NULL || ws.valid == NULL || ws.llo == NULL ||
-        ws.lstep == NULL || ws.lbest == NULL || ws.lrmse == NULL ||
-        ws.lmae == NULL || ws.key == NULL || ws.c_lambda == NULL ||
-        ws.c_rmse == NULL || ws.c_mae == NULL || need == NULL || slo == NULL ||
-        bestkey == NULL)
+        ws.sae == NULL || ws.a2 == NULL || ws.valid == NULL || ws.llo == NULL ||
+        ws.lstep == NULL || ws.lbest == NULL || ws.lval == NULL ||
+        ws.lamp == NULL || ws.lrmse == NULL || ws.lmae == NULL ||
+        ws.ymax == NULL || ws.rejected == NULL || ws.key == NULL ||
+        ws.c_lambda == NULL || ws.c_rmse == NULL || ws.c_mae == NULL ||
+        ws.c_amp == NULL || need == NULL || slo == NULL || bestkey == NULL)
         goto nomem;
+    for (size_t c = 0; c < ncomp; c++) {
+        ws.ymax[c] = 0.0;
+        ws.rejected[c] = 0;
+        for (size_t i = 0; i < ns; i++)
+            ws.ymax[c] = fmax(ws.ymax[c], fabs(ws.Ys[i * ncomp + c]));
+    }
     if (ws.loo) {
         ws.R = krr_alloc(ns, ws.m, sizeof(double));
         ws.dg = krr_alloc(ns, ws.m, sizeof(double));
@@ -669,10 +814,25 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
     if (ws.work == NULL || ws.iwork == NULL)
         goto nomem;
 
+    if (opt->fix_sigma) {
+        /* One sigma: only the lambda search of every component. */
+        ws.key[0] = 0;
+        ws.ncache = 1;
+        st = krr_search_sigma(&ws, opt->sigma, 0, err);
+        if (st != RPR_OK)
+            goto cleanup;
+        for (size_t c = 0; c < ncomp; c++) {
+            if (!isfinite(ws.c_rmse[c])) {
+                st = krr_search_none(&ws, c, err);
+                goto cleanup;
+            }
+            bestkey[c] = 0;
+        }
+    }
     int64_t step = Q / nm1; /* level 1: nlg points spanning 0 .. Q */
     for (size_t c = 0; c < ncomp; c++)
         slo[c] = 0;
-    for (int level = 0; level < opt->lg_depth; level++) {
+    for (int level = 0; level < opt->lg_depth && !opt->fix_sigma; level++) {
         /* The union of every component's candidates not yet evaluated. */
         size_t nneed = 0;
         for (size_t c = 0; c < ncomp; c++)
@@ -713,12 +873,7 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
                 }
             }
             if (jbest == nlgs) {
-                st = RPR_FAIL(err, RPR_ENOTPD,
-                              "krr_search: component %zu: no lambda in "
-                              "2^%g .. 2^%g keeps K + lambda I positive "
-                              "definite for any sigma of the grid; raise "
-                              "lg_lambda_lo",
-                              c + 1, ws.lgl_lo, ws.lgl_hi);
+                st = krr_search_none(&ws, c, err);
                 goto cleanup;
             }
             bestkey[c] = slo[c] + (int64_t) jbest * step;
@@ -732,10 +887,14 @@ rpr_status krr_search(const kernel_spec *base, size_t n, size_t D,
     for (size_t c = 0; c < ncomp; c++) {
         const size_t slot = krr_cache_find(&ws, bestkey[c]);
         choice[c].sigma =
-            exp2(lgs_lo + (lgs_hi - lgs_lo) * (double) bestkey[c] / (double) Q);
+            opt->fix_sigma
+                ? opt->sigma
+                : exp2(lgs_lo +
+                       (lgs_hi - lgs_lo) * (double) bestkey[c] / (double) Q);
         choice[c].lambda = ws.c_lambda[slot * ncomp + c];
         choice[c].rmse = ws.c_rmse[slot * ncomp + c];
         choice[c].mae = ws.c_mae[slot * ncomp + c];
+        choice[c].amplification = ws.c_amp[slot * ncomp + c];
     }
     goto cleanup;
 
@@ -751,5 +910,130 @@ cleanup:
     free(need);
     free(slo);
     free(bestkey);
+    return st;
+}
+
+/* ------------------------------------------------------------ ladder */
+
+rpr_status krr_fit_ladder(size_t n, const double *K, size_t nrhs,
+                          const double *Y, const krr_ladder *ladder,
+                          double *lambda, double *C, double *F, double *R,
+                          size_t *failed, rpr_error *err)
+{
+    if (failed != NULL)
+        *failed = nrhs;
+    if (n == 0 || nrhs == 0)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_fit_ladder: n and nrhs must be > 0 (got %zu, "
+                        "%zu)",
+                        n, nrhs);
+    if (K == NULL || Y == NULL || ladder == NULL || lambda == NULL ||
+        C == NULL || F == NULL || R == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "krr_fit_ladder: NULL argument");
+    if (!(isfinite(ladder->lg_step) && ladder->lg_step >= 0.0) ||
+        isnan(ladder->lambda_max) || !(ladder->rounding_tol >= 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "krr_fit_ladder: need lg_step >= 0, lambda_max not "
+                        "NaN, rounding_tol >= 0 (got %g, %g, %g)",
+                        ladder->lg_step, ladder->lambda_max,
+                        ladder->rounding_tol);
+    const int rule =
+        ladder->rounding_tol > 0.0 && isfinite(ladder->rounding_tol);
+    const double factor = exp2(ladder->lg_step);
+    /* max_ij K_ij of a PSD matrix is on its diagonal; max |y| per column. */
+    double kmax = 0.0;
+    double *const ymax = krr_alloc(nrhs, 1, sizeof(double));
+    size_t *const members = krr_alloc(nrhs, 1, sizeof(size_t));
+    unsigned char *const done = krr_alloc(nrhs, 1, 1);
+    rpr_status st = RPR_OK;
+    if (ymax == NULL || members == NULL || done == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM, "krr_fit_ladder: out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++)
+        kmax = fmax(kmax, K[i * n + i]);
+    for (size_t j = 0; j < nrhs; j++) {
+        ymax[j] = 0.0;
+        done[j] = 0;
+        for (size_t i = 0; i < n; i++)
+            ymax[j] = fmax(ymax[j], fabs(Y[i * nrhs + j]));
+    }
+    for (;;) {
+        /* The next group: the first column not done and all others with
+         * a bit-equal lambda. */
+        size_t j0 = 0;
+        while (j0 < nrhs && done[j0])
+            j0++;
+        if (j0 == nrhs)
+            break;
+        size_t nm = 0;
+        for (size_t j = j0; j < nrhs; j++)
+            if (!done[j] &&
+                memcmp(&lambda[j], &lambda[j0], sizeof(double)) == 0)
+                members[nm++] = j;
+        const double lam = lambda[j0];
+        /* The next rung, if the ladder has one: a single rung when lg_step
+         * is 0, and none above lambda_max. */
+        const double next = lam * factor;
+        const int can_climb =
+            ladder->lg_step > 0.0 && next <= ladder->lambda_max;
+        for (size_t i = 0; i < n; i++)
+            memcpy(F + i * n + i, K + i * n + i, (n - i) * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < nm; k++)
+                R[i * nm + k] = Y[i * nrhs + members[k]];
+        rpr_error local;
+        st = krr_fit(n, F, lam, nm, R, &local);
+        if (st == RPR_ENOTPD && can_climb) {
+            for (size_t k = 0; k < nm; k++)
+                lambda[members[k]] = next;
+            continue;
+        }
+        if (st != RPR_OK) {
+            if (failed != NULL)
+                *failed = j0;
+            if (err != NULL)
+                *err = local;
+            if (st == RPR_ENOTPD && ladder->lg_step > 0.0)
+                error_prefix(err,
+                             "no rung of the lambda ladder up to %g "
+                             "(x 2^%g per rung) helps; raise "
+                             "lg_lambda_hi",
+                             ladder->lambda_max, ladder->lg_step);
+            goto cleanup;
+        }
+        for (size_t k = 0; k < nm; k++) {
+            const size_t j = members[k];
+            double a1 = 0.0;
+            for (size_t i = 0; i < n; i++)
+                a1 += fabs(R[i * nm + k]);
+            if (rule &&
+                !(DBL_EPSILON * a1 * kmax <= ladder->rounding_tol * ymax[j])) {
+                if (can_climb) {
+                    lambda[j] = next;
+                    continue;
+                }
+                if (failed != NULL)
+                    *failed = j;
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "the fit with lambda = %g amplifies rounding "
+                              "by A = %.3g (eps A = %.3g > rounding_tol = "
+                              "%g) and no larger lambda up to %g is left "
+                              "on the ladder; raise lg_lambda_hi or "
+                              "rounding_tol",
+                              lam, a1 * kmax / ymax[j],
+                              DBL_EPSILON * a1 * kmax / ymax[j],
+                              ladder->rounding_tol, ladder->lambda_max);
+                goto cleanup;
+            }
+            for (size_t i = 0; i < n; i++)
+                C[i * nrhs + j] = R[i * nm + k];
+            done[j] = 1;
+        }
+    }
+cleanup:
+    free(ymax);
+    free(members);
+    free(done);
     return st;
 }

@@ -1,8 +1,10 @@
 /* test_krr.c - the Cholesky fit (interpolation, shrinkage, order, several
  * right-hand sides) and the sigma/lambda search (closed-form hold-out and
  * leave-one-out errors against explicit refits, MLatom's nested grid
- * against a direct emulation, reproducibility, scale covariance, a planted
- * function), and every error path. */
+ * against a direct emulation, with the admissibility rule and with sigma
+ * or lambda fixed, the rule's bound on A against the exact A,
+ * reproducibility, scale covariance, a planted function), the final fit's
+ * lambda ladder, and every error path. */
 #include <config.h>
 
 #include <float.h>
@@ -601,6 +603,67 @@ static void check_loo(const kernel_spec *base, size_t n, size_t D,
     free(gi);
 }
 
+/*
+ * The reported bound on A against the exact A = ||alpha||_1 max K / max|y|
+ * of an explicit Cholesky fit on the sub-training set (all points for
+ * leave-one-out) at the choice:
+ * ||alpha||_2 <= ||alpha||_1 <= sqrt(n_s) ||alpha||_2 for the same vector,
+ * and the two computed alphas are each within kappa eta / (1 - kappa eta)
+ * of the exact one (Higham thm 7.2), so
+ *     A_exact / (1 + t) <= bound <= sqrt(n_s) A_exact (1 + t),
+ * t = 2 kappa eta / (1 - kappa eta) + 8 eps.
+ */
+static void check_amplification(const kernel_spec *base, size_t n, size_t D,
+                                const double *X, size_t ncomp, const double *Y,
+                                const krr_search_options *o,
+                                const krr_choice *ch)
+{
+    const int loo = o->criterion == RPR_CRITERION_LOO;
+    const size_t ns =
+        loo ? n : (size_t) round((1.0 - o->validation_fraction) * n);
+    size_t *perm = xmalloc(n * sizeof *perm);
+    double *Xs = dalloc(ns * D), *ys = dalloc(ns), *a = dalloc(ns);
+    double *K = dalloc(ns * ns);
+    rpr_error err;
+    split(n, o->seed, perm);
+    for (size_t i = 0; loo && i < n; i++)
+        perm[i] = i; /* leave-one-out: all points, in order */
+    for (size_t i = 0; i < ns; i++)
+        memcpy(Xs + i * D, X + perm[i] * D, D * sizeof(double));
+    for (size_t c = 0; c < ncomp; c++) {
+        kernel_spec k = *base;
+        k.sigma = ch[c].sigma;
+        double ymax = 0.0, kmax = 0.0, a1 = 0.0, lmin, lmax;
+        for (size_t i = 0; i < ns; i++) {
+            ys[i] = Y[perm[i] * ncomp + c];
+            ymax = fmax(ymax, fabs(ys[i]));
+        }
+        kernel_matrix_sym(&k, D, ns, Xs, K);
+        eig_range(ns, K, &lmin, &lmax);
+        for (size_t i = 0; i < ns; i++)
+            kmax = fmax(kmax, K[i * ns + i]);
+        CHECK_OK(fit(&k, ns, D, Xs, 1, ys, ch[c].lambda, a, &err), &err);
+        for (size_t i = 0; i < ns; i++)
+            a1 += fabs(a[i]);
+        const double exact = a1 * kmax / ymax;
+        const double ke =
+            (lmax + ch[c].lambda) / (lmin + ch[c].lambda) * backward(ns);
+        CHECK(ke < 0.5);
+        const double t = 2.0 * ke / (1.0 - ke) + 8.0 * eps;
+        CHECK(exact <= ch[c].amplification * (1.0 + t));
+        CHECK(ch[c].amplification <= sqrt((double) ns) * exact * (1.0 + t));
+        printf("test_krr: component %zu: exact A %.4g, the rule's bound "
+               "%.4g (ratio %.3f, sqrt(n_s) = %.1f)\n",
+               c + 1, exact, ch[c].amplification, exact / ch[c].amplification,
+               sqrt((double) ns));
+    }
+    free(perm);
+    free(Xs);
+    free(ys);
+    free(a);
+    free(K);
+}
+
 static void test_search_closed_forms(void)
 {
     test_rng r = {606};
@@ -630,6 +693,22 @@ static void test_search_closed_forms(void)
         o.criterion = RPR_CRITERION_LOO;
         CHECK_OK(krr_search(&bases[b], N, D, X, NC, Y, &o, ch, &err), &err);
         check_loo(&bases[b], N, D, X, NC, Y, ch);
+        /* The rule in leave-one-out, at a tolerance that refuses every
+         * unconstrained choice. */
+        krr_choice ruled[NC];
+        double amp_min = INFINITY;
+        for (size_t c = 0; c < NC; c++)
+            amp_min = fmin(amp_min, ch[c].amplification);
+        o.rounding_tol = 0.5 * eps * amp_min;
+        CHECK_OK(krr_search(&bases[b], N, D, X, NC, Y, &o, ruled, &err), &err);
+        check_loo(&bases[b], N, D, X, NC, Y, ruled);
+        check_amplification(&bases[b], N, D, X, NC, Y, &o, ruled);
+        for (size_t c = 0; c < NC; c++) {
+            CHECK(eps * ruled[c].amplification <= o.rounding_tol);
+            CHECK(ruled[c].sigma != ch[c].sigma ||
+                  ruled[c].lambda != ch[c].lambda);
+        }
+        o.rounding_tol = 0.0;
     }
 }
 
@@ -643,28 +722,90 @@ static void test_search_closed_forms(void)
  * moves 2^x by ln 2 times that relative: rtol 1e-13.  An even nlg_sigma
  * makes the refined grids exclude the previous best, as MLatom's default 6
  * does.
+ *
+ * The emulation applies the admissibility rule of krr.h as written, eps
+ * sqrt(n_s) ||alpha||_2 max K <= tol max |y|, with alpha from Cholesky;
+ * the search gets ||alpha||_2 from its eigendecomposition.  Each is within
+ * kappa eta / (1 - kappa eta) of the exact norm (forward error, Higham thm
+ * 7.2; eta = backward(n_s), kappa of K + lambda I), so the two decisions
+ * agree wherever the bound is farther than twice that (plus a few eps for
+ * the products) from the threshold: the emulation records the smallest
+ * such margin, and the test requires it.
  */
+typedef struct emu_log {
+    double margin; /* min over rule decisions of |bound/threshold - 1| /
+                      (2 kappa eta / (1 - kappa eta) + 8 eps) */
+    int refused;   /* candidates the rule refused */
+} emu_log;
+
+/* Validation RMSE of one (sigma, lambda), +inf if K + lambda I is not
+ * positive definite or the rule refuses it (tol > 0). */
+static double emulate_point(const kernel_spec *k, size_t ns, size_t nv,
+                            size_t D, const double *Xs, const double *ys,
+                            const double *Xv, const double *yv, double lambda,
+                            double tol, emu_log *log)
+{
+    double *a = dalloc(ns), *p = dalloc(nv), *K = dalloc(ns * ns);
+    rpr_error err;
+    double e = INFINITY;
+    if (fit(k, ns, D, Xs, 1, ys, lambda, a, &err) == RPR_OK) {
+        e = 0.0;
+        if (tol > 0.0) {
+            double lmin, lmax, ymax = 0.0, kmax = 0.0;
+            kernel_matrix_sym(k, D, ns, Xs, K);
+            eig_range(ns, K, &lmin, &lmax);
+            for (size_t i = 0; i < ns; i++) {
+                ymax = fmax(ymax, fabs(ys[i]));
+                kmax = fmax(kmax, K[i * ns + i]);
+            }
+            const double ke = (lmax + lambda) / (lmin + lambda) * backward(ns);
+            const double bound = eps * sqrt((double) ns) * norm2(ns, a) * kmax;
+            const double thr = tol * ymax;
+            const double rel = fabs(bound / thr - 1.0);
+            log->margin = fmin(
+                log->margin,
+                ke < 0.5 ? rel / (2.0 * ke / (1.0 - ke) + 8.0 * eps) : 0.0);
+            if (!(bound <= thr)) {
+                log->refused++;
+                e = INFINITY;
+            }
+        }
+        if (e == 0.0) {
+            predict(k, ns, D, Xs, 1, a, nv, Xv, p);
+            double sse = 0.0;
+            for (size_t v = 0; v < nv; v++)
+                sse += (p[v] - yv[v]) * (p[v] - yv[v]);
+            e = sqrt(sse / nv);
+        }
+    }
+    free(a);
+    free(p);
+    free(K);
+    return e;
+}
+
+/* The lambda search at one sigma (or the fixed lambda); returns the
+ * error of the last level's best, *lambda its lambda (NaN if none). */
 static double emulate_lambda(const kernel_spec *k, size_t ns, size_t nv,
                              size_t D, const double *Xs, const double *ys,
                              const double *Xv, const double *yv,
-                             const krr_search_options *o, double *lambda)
+                             const krr_search_options *o, emu_log *log,
+                             double *lambda)
 {
+    if (o->fix_lambda) {
+        *lambda = o->lambda;
+        return emulate_point(k, ns, nv, D, Xs, ys, Xv, yv, o->lambda,
+                             o->rounding_tol, log);
+    }
     double lo = o->lg_lambda_lo, hi = o->lg_lambda_hi, best = NAN;
     double ebest_level = INFINITY;
-    double *a = dalloc(ns), *p = dalloc(nv);
-    rpr_error err;
     for (int level = 0; level < o->lg_depth; level++) {
         const double step = (hi - lo) / (o->nlg_lambda - 1);
         double eb = INFINITY, lb = NAN;
         for (int j = 0; j < o->nlg_lambda; j++) {
             const double lg = lo + j * step;
-            if (fit(k, ns, D, Xs, 1, ys, exp2(lg), a, &err) != RPR_OK)
-                continue;
-            predict(k, ns, D, Xs, 1, a, nv, Xv, p);
-            double sse = 0.0;
-            for (size_t v = 0; v < nv; v++)
-                sse += (p[v] - yv[v]) * (p[v] - yv[v]);
-            const double e = sqrt(sse / nv);
+            const double e = emulate_point(k, ns, nv, D, Xs, ys, Xv, yv,
+                                           exp2(lg), o->rounding_tol, log);
             if (e < eb) {
                 eb = e;
                 lb = lg;
@@ -675,19 +816,103 @@ static double emulate_lambda(const kernel_spec *k, size_t ns, size_t nv,
         lo = lb - step;
         hi = lb + step;
     }
-    free(a);
-    free(p);
     *lambda = exp2(best);
     return ebest_level;
 }
 
+/* The whole search of one component; sigma and lambda out. */
+static void emulate_search(const kernel_spec *base, size_t ns, size_t nv,
+                           size_t D, const double *Xs, const double *ys,
+                           const double *Xv, const double *yv,
+                           const krr_search_options *o, emu_log *log,
+                           double *sigma, double *lambda)
+{
+    kernel_spec k = *base;
+    if (o->fix_sigma) {
+        k.sigma = *sigma = o->sigma;
+        emulate_lambda(&k, ns, nv, D, Xs, ys, Xv, yv, o, log, lambda);
+        return;
+    }
+    double lo = o->lg_sigma_lo, hi = o->lg_sigma_hi;
+    *sigma = *lambda = NAN;
+    for (int level = 0; level < o->lg_depth; level++) {
+        const double step = (hi - lo) / (o->nlg_sigma - 1);
+        double eb = INFINITY, sb = NAN, lb = NAN;
+        for (int i = 0; i < o->nlg_sigma; i++) {
+            k.sigma = exp2(lo + i * step);
+            double lam;
+            const double e =
+                emulate_lambda(&k, ns, nv, D, Xs, ys, Xv, yv, o, log, &lam);
+            if (e < eb) {
+                eb = e;
+                sb = lo + i * step;
+                lb = lam;
+            }
+        }
+        *sigma = exp2(sb);
+        *lambda = lb;
+        lo = sb - step;
+        hi = sb + step;
+    }
+}
+
+/* Search and emulation of every component must agree; returns the
+ * choices through ch. */
+static void check_emulation(const kernel_spec *base, size_t n, size_t D,
+                            const double *X, size_t ncomp, const double *Y,
+                            const krr_search_options *o, krr_choice *ch,
+                            emu_log *log)
+{
+    rpr_error err;
+    CHECK_OK(krr_search(base, n, D, X, ncomp, Y, o, ch, &err), &err);
+    const size_t ns = (size_t) round((1.0 - o->validation_fraction) * n);
+    const size_t nv = n - ns;
+    size_t *perm = xmalloc(n * sizeof *perm);
+    double *Xs = dalloc(ns * D), *Xv = dalloc(nv * D), *ys = dalloc(ns);
+    double *yv = dalloc(nv);
+    split(n, o->seed, perm);
+    for (size_t i = 0; i < n; i++)
+        memcpy(i < ns ? Xs + i * D : Xv + (i - ns) * D, X + perm[i] * D,
+               D * sizeof(double));
+    log->margin = INFINITY;
+    log->refused = 0;
+    for (size_t c = 0; c < ncomp; c++) {
+        for (size_t i = 0; i < n; i++) {
+            if (i < ns)
+                ys[i] = Y[perm[i] * ncomp + c];
+            else
+                yv[i - ns] = Y[perm[i] * ncomp + c];
+        }
+        double sigma, lambda;
+        emulate_search(base, ns, nv, D, Xs, ys, Xv, yv, o, log, &sigma,
+                       &lambda);
+        CHECK_CLOSE(ch[c].sigma, sigma, 1e-13, 0.0);
+        CHECK_CLOSE(ch[c].lambda, lambda, 1e-13, 0.0);
+    }
+    /* Rule decisions are robust to the solvers' rounding (see above). */
+    CHECK(log->margin > 1.0);
+    free(perm);
+    free(Xs);
+    free(Xv);
+    free(ys);
+    free(yv);
+}
+
+/*
+ * The emulation with MLatom's search (no rule); with the rule at a
+ * tolerance that refuses the unconstrained choices (so it must change
+ * them); with sigma fixed (lambda searched) and lambda fixed (sigma
+ * searched).  The reported errors are checked against explicit fits at
+ * each chosen point (check_holdout), and the reported bound on A against
+ * the exact A of that fit.
+ */
 static void test_search_emulation(void)
 {
     test_rng r = {707};
     enum { N = 40, D = 2, NC = 2 };
     double X[N * D], Y[N * NC];
-    krr_choice ch[NC];
-    rpr_error err;
+    krr_choice ch[NC], free_ch[NC];
+    emu_log log;
     uniform(&r, N * D, 0.0, 8.0, X);
     planted(N, D, X, Y);
     for (size_t i = 0; i < N * NC; i++)
@@ -706,51 +931,41 @@ static void test_search_emulation(void)
     o.lg_lambda_hi = -1;
     o.seed = 99;
     const kernel_spec base = {KERNEL_GAUSSIAN, 0, 0.0};
-    CHECK_OK(krr_search(&base, N, D, X, NC, Y, &o, ch, &err), &err);
+    check_emulation(&base, N, D, X, NC, Y, &o, free_ch, &log);
+    check_holdout(&base, N, D, X, NC, Y, &o, free_ch);
+    CHECK(log.refused == 0);
 
-    const size_t ns = (size_t) round(0.8 * N), nv = N - ns;
-    size_t perm[N];
-    double Xs[N * D], Xv[N * D], ys[N], yv[N];
-    split(N, o.seed, perm);
-    for (size_t i = 0; i < N; i++)
-        memcpy(i < ns ? Xs + i * D : Xv + (i - ns) * D, X + perm[i] * D,
-               D * sizeof(double));
-    for (size_t c = 0; c < NC; c++) {
-        for (size_t i = 0; i < N; i++) {
-            if (i < ns)
-                ys[i] = Y[perm[i] * NC + c];
-            else
-                yv[i - ns] = Y[perm[i] * NC + c];
-        }
-        double lo = o.lg_sigma_lo, hi = o.lg_sigma_hi, sbest = NAN;
-        double lbest = NAN, ebest = INFINITY;
-        for (int level = 0; level < o.lg_depth; level++) {
-            const double step = (hi - lo) / (o.nlg_sigma - 1);
-            double eb = INFINITY, sb = NAN, lb = NAN;
-            for (int i = 0; i < o.nlg_sigma; i++) {
-                kernel_spec k = base;
-                k.sigma = exp2(lo + i * step);
-                double lam;
-                const double e =
-                    emulate_lambda(&k, ns, nv, D, Xs, ys, Xv, yv, &o, &lam);
-                if (e < eb) {
-                    eb = e;
-                    sb = lo + i * step;
-                    lb = lam;
-                }
-            }
-            sbest = sb;
-            lbest = lb;
-            ebest = eb;
-            lo = sb - step;
-            hi = sb + step;
-        }
-        CHECK_CLOSE(ch[c].sigma, exp2(sbest), 1e-13, 0.0);
-        CHECK_CLOSE(ch[c].lambda, lbest, 1e-13, 0.0);
-        CHECK(isfinite(ebest));
-    }
-    /* The reported errors, against explicit fits at the chosen point. */
+    /* The rule at a tolerance below every unconstrained choice's eps A:
+     * each choice must move, to an admissible one. */
+    double amp_min = INFINITY;
+    for (size_t c = 0; c < NC; c++)
+        amp_min = fmin(amp_min, free_ch[c].amplification);
+    o.rounding_tol = 0.5 * eps * amp_min;
+    check_emulation(&base, N, D, X, NC, Y, &o, ch, &log);
     check_holdout(&base, N, D, X, NC, Y, &o, ch);
+    CHECK(log.refused > 0);
+    for (size_t c = 0; c < NC; c++) {
+        CHECK(ch[c].sigma != free_ch[c].sigma ||
+              ch[c].lambda != free_ch[c].lambda);
+        CHECK(eps * ch[c].amplification <= o.rounding_tol);
+    }
+    check_amplification(&base, N, D, X, NC, Y, &o, ch);
+
+    /* Sigma fixed at a high-entropy value, lambda searched; then lambda
+     * fixed, sigma searched (with the rule still on). */
+    o.fix_sigma = 1;
+    o.sigma = 2.385;
+    check_emulation(&base, N, D, X, NC, Y, &o, ch, &log);
+    check_holdout(&base, N, D, X, NC, Y, &o, ch);
+    for (size_t c = 0; c < NC; c++)
+        CHECK(ch[c].sigma == 2.385);
+    o.fix_sigma = 0;
+    o.fix_lambda = 1;
+    o.lambda = 0.0123;
+    check_emulation(&base, N, D, X, NC, Y, &o, ch, &log);
+    check_holdout(&base, N, D, X, NC, Y, &o, ch);
+    for (size_t c = 0; c < NC; c++)
+        CHECK(ch[c].lambda == 0.0123);
 }
 
 /* Reproducible for a seed (bit-equal), NaN bounds take the kernel's range,
@@ -1012,7 +1227,229 @@ static void test_search_errors(void)
     const kernel_spec l = {KERNEL_LAPLACIAN, 0, 0.0};
     CHECK_STATUS(SEARCH(&l, 2, X2, Y2, &b), RPR_ENOTPD);
     CHECK(strstr(err.message, "lambda") != NULL);
+    /* The same with the lambda fixed at 0. */
+    b.fix_lambda = 1;
+    b.lambda = 0.0;
+    CHECK_STATUS(SEARCH(&l, 2, X2, Y2, &b), RPR_ENOTPD);
+    CHECK(strstr(err.message, "use a larger lambda") != NULL);
+
+    /* Fixed sigma or lambda out of range, both fixed, a bad tolerance. */
+    const double bad_sigma[] = {0.0, -1.0, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad_sigma / sizeof bad_sigma[0]; i++) {
+        b = o;
+        b.fix_sigma = 1;
+        b.sigma = bad_sigma[i];
+        CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+        CHECK(strstr(err.message, "fixed sigma") != NULL);
+    }
+    const double bad_lambda[] = {-1e-300, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad_lambda / sizeof bad_lambda[0]; i++) {
+        b = o;
+        b.fix_lambda = 1;
+        b.lambda = bad_lambda[i];
+        CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+        CHECK(strstr(err.message, "fixed lambda") != NULL);
+    }
+    b = o;
+    b.fix_sigma = b.fix_lambda = 1;
+    b.sigma = b.lambda = 1.0;
+    CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+    const double bad_tol[] = {-1e-10, NAN, -INFINITY};
+    for (size_t i = 0; i < sizeof bad_tol / sizeof bad_tol[0]; i++) {
+        b = o;
+        b.rounding_tol = bad_tol[i];
+        CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+        CHECK(strstr(err.message, "rounding_tol") != NULL);
+    }
+    /* A fixed hyperparameter needs no grid of its own: bounds and counts
+     * that would be refused are ignored. */
+    b = o;
+    b.fix_sigma = 1;
+    b.sigma = 2.385;
+    b.nlg_sigma = 0;
+    b.lg_sigma_lo = NAN;
+    b.lg_sigma_hi = -INFINITY;
+    CHECK_OK(SEARCH(&g, N, X, Y, &b), &err);
+    CHECK(ch[0].sigma == 2.385);
+    b = o;
+    b.fix_lambda = 1;
+    b.lambda = 1e-3;
+    b.nlg_lambda = 1;
+    b.lg_lambda_lo = NAN;
+    CHECK_OK(SEARCH(&g, N, X, Y, &b), &err);
+    CHECK(ch[0].lambda == 1e-3);
+    /* +inf turns the rule off, as 0 does: the same choice, bit for bit. */
+    krr_choice c0;
+    b = o;
+    CHECK_OK(SEARCH(&g, N, X, Y, &b), &err);
+    c0 = ch[0];
+    b.rounding_tol = INFINITY;
+    CHECK_OK(SEARCH(&g, N, X, Y, &b), &err);
+    CHECK(memcmp(&c0, &ch[0], sizeof c0) == 0);
+
+    /* Nothing admissible: any alpha != 0 fails eps A <= 1e-300.  EINVAL,
+     * and the message asks for larger lambdas; with a fixed lambda, for a
+     * larger lambda. */
+    b = o;
+    b.rounding_tol = 1e-300;
+    memset(&err, 0, sizeof err);
+    CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+    CHECK(strstr(err.message, "lg_lambda_hi") != NULL &&
+          strstr(err.message, "rounding_tol") != NULL);
+    b.fix_sigma = 1;
+    b.sigma = 2.385;
+    CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+    CHECK(strstr(err.message, "lg_lambda_hi") != NULL);
+    b.fix_sigma = 0;
+    b.fix_lambda = 1;
+    b.lambda = 1e-3;
+    CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
+    CHECK(strstr(err.message, "use a larger lambda") != NULL);
+    b.criterion = RPR_CRITERION_LOO;
+    CHECK_STATUS(SEARCH(&g, N, X, Y, &b), RPR_EINVAL);
 #undef SEARCH
+}
+
+/* ------------------------------------------------------------ ladder */
+
+/*
+ * The final fit's lambda ladder.  Points 0 and 1 are equal (the
+ * Laplacian's loops give exactly k = 1 for them), so K's first two rows
+ * are equal and, while fl(1 + lambda) = 1 (lambda <= 2^-53, ties to even),
+ * the second Cholesky pivot is exactly 1 - 1^2 = 0: not positive definite.
+ * At lambda = 2^-52 the pivot is fl(1 + 2^-52) - 1 = 2^-52 > 0 (sqrt(1 +
+ * 2^-52) rounds to 1), and the rows below see row 1 minus row 0, exactly 0:
+ * the rest is the well-conditioned matrix of distinct points.  So from
+ * 2^-60 with lg_step 2 (factor 4, exact) the first positive definite rung
+ * is 2^-52, and the ladder's fit there is krr_fit's, bit for bit.
+ *
+ * Column 0 has equal labels at the two points, column 1 labels that differ
+ * by delta: rows 0 and 1 of K alpha are then equal, so lambda (alpha_0 -
+ * alpha_1) = delta exactly and ||alpha||_1 >= |delta| / lambda.  The rule
+ * keeps column 0 at 2^-52 and moves column 1 up to the first rung whose
+ * exact A passes; the rung below it must fail (the same krr_fit on the
+ * same numbers, so the same decision).
+ */
+static void test_fit_ladder(void)
+{
+    test_rng r = {1313};
+    enum { N = 16, D = 3, NC = 2 };
+    double X[N * D], Y[N * NC], C[N * NC], lam[NC], a[N], y[N];
+    double *K = dalloc(N * N), *K0 = dalloc(N * N), *F = dalloc(N * N);
+    double R[N * NC];
+    rpr_error err;
+    size_t failed;
+    uniform(&r, N * D, 0.0, 3.0, X);
+    memcpy(X + D, X, D * sizeof(double));
+    for (size_t i = 0; i < N * NC; i++)
+        Y[i] = test_rng_normal(&r);
+    Y[1 * NC + 0] = Y[0 * NC + 0];
+    const double delta = 0.75;
+    Y[1 * NC + 1] = Y[0 * NC + 1] + delta;
+    const kernel_spec k = {KERNEL_LAPLACIAN, 0, 2.385};
+    kernel_matrix_sym(&k, D, N, X, K);
+    memcpy(K0, K, N * N * sizeof(double));
+    CHECK(K[0] == 1.0 && K[1] == 1.0 && K[N + 1] == 1.0);
+
+    /* Positive definiteness only (no rule): both columns stop at 2^-52. */
+    krr_ladder lad = {2.0, 0x1p-10, 0.0};
+    lam[0] = lam[1] = 0x1p-60;
+    CHECK_OK(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, R, &failed, &err),
+             &err);
+    CHECK(lam[0] == 0x1p-52 && lam[1] == 0x1p-52 && failed == NC);
+    CHECK(memcmp(K, K0, N * N * sizeof(double)) == 0); /* K unchanged */
+    for (size_t c = 0; c < NC; c++) {
+        column(N, NC, c, Y, y);
+        CHECK_OK(fit(&k, N, D, X, 1, y, 0x1p-52, a, &err), &err);
+        for (size_t i = 0; i < N; i++)
+            CHECK(C[i * NC + c] == a[i]);
+    }
+    double tmp[N];
+    column(N, NC, 0, Y, y);
+    CHECK_STATUS(fit(&k, N, D, X, 1, y, 0x1p-54, tmp, &err), RPR_ENOTPD);
+
+    /* With the rule: ymax and kmax = 1 as in krr.h. */
+    lad.rounding_tol = 1e-10;
+    lam[0] = lam[1] = 0x1p-60;
+    CHECK_OK(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, R, &failed, &err),
+             &err);
+    CHECK(lam[0] == 0x1p-52);
+    CHECK(lam[1] > 0x1p-52 && lam[1] <= 0x1p-10);
+    /* lam[1] = 2^(-60 + 2 j): an exact power of 4 times 2^-60. */
+    const double j = (log2(lam[1]) + 60.0) / 2.0;
+    CHECK(j == floor(j));
+    for (size_t c = 0; c < NC; c++) {
+        double ymax = 0.0;
+        column(N, NC, c, Y, y);
+        for (size_t i = 0; i < N; i++)
+            ymax = fmax(ymax, fabs(y[i]));
+        /* Accepted rung: admissible; and bit-equal to krr_fit. */
+        CHECK_OK(fit(&k, N, D, X, 1, y, lam[c], a, &err), &err);
+        double a1 = 0.0;
+        for (size_t i = 0; i < N; i++) {
+            a1 += fabs(a[i]);
+            CHECK(C[i * NC + c] == a[i]);
+        }
+        CHECK(eps * a1 <= lad.rounding_tol * ymax);
+        if (c == 1) {
+            /* The rung below: positive definite, not admissible. */
+            CHECK(a1 >= delta / lam[c] * (1.0 - 2.0 * N * eps));
+            CHECK_OK(fit(&k, N, D, X, 1, y, lam[c] / 4.0, a, &err), &err);
+            a1 = 0.0;
+            for (size_t i = 0; i < N; i++)
+                a1 += fabs(a[i]);
+            CHECK(!(eps * a1 <= lad.rounding_tol * ymax));
+        }
+    }
+
+    /* Exhausted ladders: positive definiteness (column 0 first), then the
+     * rule (column 1). */
+    lad.lambda_max = 0x1p-54;
+    lam[0] = lam[1] = 0x1p-60;
+    memset(&err, 0, sizeof err);
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, R, &failed, &err),
+                 RPR_ENOTPD);
+    CHECK(failed == 0 && strstr(err.message, "raise lg_lambda_hi") != NULL);
+    lad.lambda_max = 0x1p-40;
+    lam[0] = lam[1] = 0x1p-60;
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, R, &failed, &err),
+                 RPR_EINVAL);
+    CHECK(failed == 1 && strstr(err.message, "rounding_tol") != NULL &&
+          strstr(err.message, "lg_lambda_hi") != NULL);
+    /* One rung (lg_step 0): a given lambda is used as it is. */
+    const krr_ladder one = {0.0, 0x1p-60, 1e-10};
+    lam[0] = lam[1] = 0x1p-60;
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, &one, lam, C, F, R, &failed, &err),
+                 RPR_ENOTPD);
+    CHECK(strstr(err.message, "use a larger lambda") != NULL &&
+          strstr(err.message, "ladder") == NULL);
+    CHECK(lam[0] == 0x1p-60);
+
+    /* Arguments. */
+    lad.lambda_max = 0x1p-10;
+    CHECK_STATUS(krr_fit_ladder(0, K, NC, Y, &lad, lam, C, F, R, NULL, &err),
+                 RPR_EINVAL);
+    CHECK_STATUS(krr_fit_ladder(N, K, 0, Y, &lad, lam, C, F, R, NULL, &err),
+                 RPR_EINVAL);
+    CHECK_STATUS(krr_fit_ladder(N, NULL, NC, Y, &lad, lam, C, F, R, NULL, &err),
+                 RPR_EINVAL);
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, NULL, lam, C, F, R, NULL, &err),
+                 RPR_EINVAL);
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, NULL, NULL, &err),
+                 RPR_EINVAL);
+    const krr_ladder bad[] = {{-1.0, 1.0, 0.0},     {NAN, 1.0, 0.0},
+                              {INFINITY, 1.0, 0.0}, {1.0, NAN, 0.0},
+                              {1.0, 1.0, -1e-10},   {1.0, 1.0, NAN}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_STATUS(
+            krr_fit_ladder(N, K, NC, Y, &bad[i], lam, C, F, R, NULL, &err),
+            RPR_EINVAL);
+    lam[0] = NAN;
+    CHECK_STATUS(krr_fit_ladder(N, K, NC, Y, &lad, lam, C, F, R, NULL, &err),
+                 RPR_EINVAL);
+    free(K);
+    free(K0);
+    free(F);
 }
 
 int main(void)
@@ -1029,5 +1466,6 @@ int main(void)
     test_search_scale();
     test_search_planted();
     test_search_errors();
+    test_fit_ladder();
     return test_exit("test_krr");
 }

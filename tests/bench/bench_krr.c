@@ -204,6 +204,8 @@ int main(int argc, char **argv)
 
     krr_search_options o;
     memset(&o, 0, sizeof o);
+    /* The search as rpr_train runs it: with the admissibility rule. */
+    o.rounding_tol = 1e-10;
     o.criterion = RPR_CRITERION_HOLDOUT;
     o.validation_fraction = 0.2;
     o.seed = 1;
