@@ -1,0 +1,350 @@
+#!/bin/sh
+# independent_md.sh - issue 6, item 2c: an independent test set built as
+# the paper built it.  24 ML-MD trajectories with rpr-md and rpr-nx on a
+# KREG potential (Cl-C-C-Cl dihedral set to 0, 15, ..., 345 deg, Boltzmann
+# velocities at 300 K, random orientation, 5 ps, 0.5 fs step), one geometry
+# every 100 fs (24 x 50 = 1200), labelled with psi4 at the reference level
+# (HF/aug-cc-pVDZ, trajectories/pipeline/label.py), then the RMSEs of the
+# models on it against those on the correlated test set.
+#
+#   cd _build_study && sh ../trajectories/study/independent_md.sh           # MD, sampling, evaluation if labelled
+#   cd _build_study && sh ../trajectories/study/independent_md.sh --label   # also psi4 labelling (about 6 s CPU per geometry: 2 h for 1200)
+#
+# Every stage is resumable: finished trajectories and labelled trajectories
+# are kept in $STUDY_WORK/data-*/md/ and skipped; an interrupted trajectory
+# continues with rpr-md --restart, an interrupted labelling restarts that
+# trajectory's 50 geometries.  The per-step dipoles and polarizabilities
+# (RESULTS/rpr-properties.dat of each trajectory) feed spectra.sh.
+# Writes docs/results/independent.md once all labels exist.
+# Settings (environment):
+#   MD_N (24) trajectories, dihedral MD_DPHI (15) deg apart from 0;
+#   MD_TMAX (5000) fs, MD_DT (0.5) fs, MD_T (300) K, MD_SEED (1: trajectory
+#   i uses seed MD_SEED + i), MD_STRIDE (100) fs between sampled geometries;
+#   MD_PARALLEL (1) trajectories at a time; LABEL_WORKERS (1) psi4
+#   processes; PES_N (1000) training geometries of the KREG potential
+#   (energies and gradients: 2.5 GB and 7 minutes at 1000); MD_ETOT_JUMP,
+#   MD_ETOT_DRIFT: rpr-md's energy checks (eV; its defaults 0.5, 0.5; a
+#   trajectory they stop is marked traj_NN.failed and left out); MD_MODEL
+#   descriptor:kernel:frame of the dipole and polarizability models
+#   (default RExyzCl:gaussian:principal, the best dipole model of the
+#   benchmark), trained on the benchmark's training set (NTRAIN, 1000).
+STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
+. "$STUDY_DIR/common.sh"
+
+LABEL=0
+for a in "$@"; do
+    case $a in
+    --label) LABEL=1 ;;
+    -h | --help)
+        sed -n '2,/^STUDY_DIR/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) die "unknown argument $a (--label, --help)" ;;
+    esac
+done
+MD_N=${MD_N:-24}
+MD_DPHI=${MD_DPHI:-15}
+MD_TMAX=${MD_TMAX:-5000}
+MD_DT=${MD_DT:-0.5}
+MD_T=${MD_T:-300}
+MD_SEED=${MD_SEED:-1}
+MD_STRIDE=${MD_STRIDE:-100}
+MD_PARALLEL=${MD_PARALLEL:-1}
+LABEL_WORKERS=${LABEL_WORKERS:-1}
+PES_N=${PES_N:-1000}
+NTRAIN=${NTRAIN:-1000}
+NTEST=${NTEST:-1000}
+MD_MODEL=${MD_MODEL:-RExyzCl:gaussian:principal}
+[ -x "$RPR_MD" ] || die "no rpr-md at $RPR_MD (set RPR_MD)"
+[ -x "$RPR_NX" ] || die "no rpr-nx at $RPR_NX (set RPR_NX)"
+
+prepare_data
+[ "$NPOOL" -gt "$NTRAIN" ] || die "only $NPOOL geometries, need > $NTRAIN"
+ntest=$((NPOOL - NTRAIN))
+[ "$ntest" -gt "$NTEST" ] && ntest=$NTEST
+TR=train$NTRAIN
+TE=test$NTRAIN-$ntest
+subset "$TR" 0 "$NTRAIN"
+subset "$TE" "$NTRAIN" "$ntest"
+subset "train$PES_N" 0 "$PES_N"
+MD=$DATA/md
+MODELS=$MD/models
+mkdir -p "$MODELS"
+
+# ---------------------------------------------------------------- models
+# A model of the learning curves or the benchmark is reused when it exists
+# (same data, same options), else trained here.
+reuse() { # FROM NAME
+    [ -f "$MODELS/$2.xml" ] && return 0
+    [ -f "$1/$2.xml" ] && [ -f "$1/$2.time" ] || return 0
+    cp "$1/$2.xml" "$1/$2.time" "$MODELS/"
+}
+md_d=${MD_MODEL%%:*} md_f=${MD_MODEL##*:} md_k=${MD_MODEL#*:}
+md_k=${md_k%:*}
+reuse "$DATA/lc" "energy-grad-$PES_N"
+train_eval "$MODELS" "energy-grad-$PES_N" energy "train$PES_N" "$TE" --grad
+for prop in dipole polarizability; do
+    reuse "$DATA/bench" "$prop-$md_d-$md_k-$md_f"
+    train_eval "$MODELS" "$prop-$md_d-$md_k-$md_f" "$prop" "$TR" "$TE" \
+        --descriptor "$md_d" --kernel "$md_k" --frame "$md_f"
+done
+PAR=$MD/rpr-nx.par
+cat <<EOF | write_atomic "$PAR"
+# written by independent_md.sh
+energy = models/energy-grad-$PES_N.xml
+dipole = models/dipole-$md_d-$md_k-$md_f.xml
+polarizability = models/polarizability-$md_d-$md_k-$md_f.xml
+properties = yes
+EOF
+
+# Start: the lowest-energy geometry of the potential's training set.
+START=$MD/start.xyz
+if [ ! -f "$START" ]; then
+    k=$(awk 'NR == 1 || $1 < m { m = $1; k = NR } END { print k - 1 }' \
+        "$DATA/train$PES_N.energies")
+    per=$(($(head -n 1 "$DATA/all.xyz") + 2))
+    awk -v a="$((k * per))" -v b="$(((k + 1) * per))" 'NR > a && NR <= b' \
+        "$DATA/train$PES_N.xyz" | write_atomic "$START"
+fi
+
+# ---------------------------------------------------------------- MD
+# traj_NN: dihedral NN * MD_DPHI, seed MD_SEED + NN.  A trajectory is done
+# when its en.dat reaches MD_TMAX.
+traj_done() { # DIR
+    [ -f "$1/RESULTS/en.dat" ] &&
+        awk -v t="$MD_TMAX" '$1 + 0 >= t - 1e-6 { f = 1 } END { exit !f }' \
+            "$1/RESULTS/en.dat"
+}
+run_traj() { # I
+    _rt_dir=$MD/$(printf 'traj_%02d' "$1")
+    traj_done "$_rt_dir" && return 0
+    [ -f "$_rt_dir.failed" ] && return 0
+    _rt_phi=$(($1 * MD_DPHI))
+    if [ -f "$_rt_dir/INFO_RESTART/rpr-md.state" ]; then
+        log "continue trajectory $1 (dihedral $_rt_phi)"
+        _rt_opt=--restart
+    else
+        log "start trajectory $1 (dihedral $_rt_phi)"
+        rm -rf "$_rt_dir"
+        _rt_opt=""
+    fi
+    _rt_chk=""
+    [ -n "${MD_ETOT_JUMP:-}" ] && _rt_chk="--etot-jump $MD_ETOT_JUMP"
+    [ -n "${MD_ETOT_DRIFT:-}" ] && _rt_chk="$_rt_chk --etot-drift $MD_ETOT_DRIFT"
+    # shellcheck disable=SC2086
+    if ! nice -n "$NICE" "$RPR_MD" $_rt_opt --xyz "$START" \
+        --dihedral "3,1,2,4=$_rt_phi" --temperature "$MD_T" --orient \
+        --dt "$MD_DT" --tmax "$MD_TMAX" --seed "$((MD_SEED + $1))" \
+        $_rt_chk --program "$RPR_NX" --par "$PAR" --quiet "$_rt_dir" \
+        >"$_rt_dir.log" 2>&1; then
+        # A stop of the energy checks repeats on restart: mark it failed,
+        # so that a rerun goes on with the others (remove the mark to
+        # retry, e.g. with another potential).
+        tail -n 1 "$_rt_dir.log" >"$_rt_dir.failed"
+        log "trajectory $1 failed: $(cat "$_rt_dir.failed")"
+    fi
+}
+t0=$(date +%s)
+i=0
+while [ "$i" -lt "$MD_N" ]; do
+    j=0
+    while [ "$j" -lt "$MD_PARALLEL" ] && [ "$i" -lt "$MD_N" ]; do
+        run_traj "$i" &
+        i=$((i + 1))
+        j=$((j + 1))
+    done
+    wait
+done
+log "MD stage: $(($(date +%s) - t0)) s"
+DONE=""
+FAILED=""
+i=0
+while [ "$i" -lt "$MD_N" ]; do
+    nn=$(printf '%02d' "$i")
+    if traj_done "$MD/traj_$nn"; then
+        DONE="$DONE $nn"
+    else
+        FAILED="$FAILED $nn"
+    fi
+    i=$((i + 1))
+done
+ndone=$(echo "$DONE" | wc -w)
+[ "$ndone" -gt 0 ] || die "no trajectory reached $MD_TMAX fs (see $MD/traj_*.log)"
+[ -z "$FAILED" ] || log "trajectories that stopped early:$FAILED (see $MD/traj_NN.failed); going on with $ndone"
+
+# ---------------------------------------------------------------- sample
+# Geometries at t = MD_STRIDE, 2 MD_STRIDE, ..., MD_TMAX of every
+# trajectory (not t = 0, the constructed start).
+SAMPLE=$MD/sample
+mkdir -p "$SAMPLE"
+for nn in $DONE; do
+    if [ ! -f "$SAMPLE/traj_$nn.xyz" ]; then
+        awk -v s="$MD_STRIDE" -v dt="$MD_DT" -v tr="$nn" '
+            NR == 1 { per = $1 + 2 }
+            (NR - 1) % per == 1 {
+                keep = 0
+                for (f = 1; f <= NF; f++) if ($f ~ /^t_fs=/) t = substr($f, 6) + 0
+                k = t / s
+                if (t > 0 && (k - int(k + 0.5)) ^ 2 < 1e-12) keep = 1
+                if (keep) { print per - 2; print "traj=" tr " t_fs=" t }
+                next
+            }
+            (NR - 1) % per == 0 { next }
+            keep' "$MD/traj_$nn/RESULTS/geometries.xyz" |
+            write_atomic "$SAMPLE/traj_$nn.xyz"
+    fi
+done
+nsample=$(cat "$SAMPLE"/traj_*.xyz | awk 'NR % 10 == 1' | wc -l)
+log "sampled $nsample geometries into $SAMPLE"
+
+# ---------------------------------------------------------------- label
+LABELS=$MD/labels
+count_labelled() {
+    nlab=0
+    for nn in $DONE; do
+        [ -f "$LABELS/traj_$nn/meta.json" ] && nlab=$((nlab + 1))
+    done
+}
+count_labelled
+if [ "$nlab" -lt "$ndone" ]; then
+    if [ "$LABEL" = 0 ]; then
+        log "$nlab of $ndone trajectories labelled; psi4 labelling not started"
+        log "(about 6 s CPU per geometry: run again with --label)"
+        exit 0
+    fi
+    command -v psi4 >/dev/null 2>&1 || die "psi4 is needed for --label"
+    mkdir -p "$LABELS"
+    label_one() { # XYZ
+        _lo_out=$LABELS/$(basename "$1" .xyz)
+        [ -f "$_lo_out/meta.json" ] && return 0
+        log "psi4: $(basename "$1")"
+        (
+            PYTHONPATH=${PYTHONPATH:-}
+            eval "$(psi4 --psiapi-path)"
+            PYTHONPATH=${PYTHONPATH%:}
+            OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONDONTWRITEBYTECODE=1
+            export PYTHONPATH OMP_NUM_THREADS MKL_NUM_THREADS PYTHONDONTWRITEBYTECODE
+            exec nice -n "$NICE" "${PYTHON:-python3}" \
+                "$SRCDIR/trajectories/pipeline/label.py" xyz "$1" "$_lo_out"
+        ) >"$_lo_out.log" 2>&1 || log "psi4 failed on $(basename "$1"): $(tail -n 1 "$_lo_out.log")"
+    }
+    set --
+    for nn in $DONE; do set -- "$@" "$SAMPLE/traj_$nn.xyz"; done
+    while [ "$#" -gt 0 ]; do
+        j=0
+        while [ "$j" -lt "$LABEL_WORKERS" ] && [ "$#" -gt 0 ]; do
+            label_one "$1" &
+            shift
+            j=$((j + 1))
+        done
+        wait
+    done
+    count_labelled
+    [ "$nlab" = "$ndone" ] || die "only $nlab of $ndone trajectories labelled; rerun with --label"
+fi
+
+# ---------------------------------------------------------------- evaluate
+IND=$DATA/independent
+if [ ! -f "$IND.xyz" ] || [ "$(cat "$IND.trajectories" 2>/dev/null)" != "$DONE" ]; then
+    rm -f "$IND.xyz"
+    echo "$DONE" >"$IND.trajectories"
+    for f in geoms.xyz:xyz energies.dat:energies gradients.dat:gradients \
+        dipoles.dat:dipoles polarizabilities.dat:pol dihedrals.dat:dihedrals; do
+        for nn in $DONE; do
+            cat "$LABELS/traj_$nn/${f%:*}"
+        done >"$IND.${f#*:}.tmp"
+    done
+    rm -f "$MD"/eval/*.ind
+    for f in energies gradients dipoles pol dihedrals xyz; do
+        mv "$IND.$f.tmp" "$IND.$f"
+    done
+fi
+nind=$(grep -c . "$IND.energies")
+EV=$MD/eval
+mkdir -p "$EV"
+evalboth() { # MODEL PROPERTY -> EV/NAME.{corr,ind}
+    _eb_n=$(basename "$1" .xml)
+    _eb_v=$(values_of "$2")
+    for _eb_s in "$TE:corr" "independent:ind"; do
+        _eb_set=${_eb_s%:*}
+        [ -f "$EV/$_eb_n.${_eb_s#*:}" ] && continue
+        _eb_g=""
+        [ "$2" = energy ] && _eb_g="--grad $DATA/$_eb_set.gradients"
+        # shellcheck disable=SC2086
+        "$RPR" eval --model "$1" --xyz "$DATA/$_eb_set.xyz" \
+            --values "$DATA/$_eb_set.$_eb_v" $_eb_g \
+            >"$EV/$_eb_n.${_eb_s#*:}.tmp" || die "rpr eval failed on $1"
+        mv "$EV/$_eb_n.${_eb_s#*:}.tmp" "$EV/$_eb_n.${_eb_s#*:}"
+    done
+}
+row() { # NAME ROW UNIT
+    printf '| %s | %s | %s | %s | %s |\n' "$1" "$(echo "$2" | sed 's/|/\\|/g')" \
+        "$(rmse_of "$EV/$1.corr" "$2" | awk '{ printf "%.4g", $1 }')" \
+        "$(rmse_of "$EV/$1.ind" "$2" | awk '{ printf "%.4g", $1 }')" "$3"
+}
+evalboth "$MODELS/energy-grad-$PES_N.xml" energy
+MODELS_EVAL="$MODELS/dipole-$md_d-$md_k-$md_f.xml $MODELS/polarizability-$md_d-$md_k-$md_f.xml"
+for f in "$DATA"/bench/*-principal.xml "$DATA"/bench/*-none.xml; do
+    [ -f "$f" ] && MODELS_EVAL="$MODELS_EVAL $f"
+done
+for f in $MODELS_EVAL; do
+    case $(basename "$f") in
+    dipole-*) evalboth "$f" dipole ;;
+    polarizability-*) evalboth "$f" polarizability ;;
+    esac
+done
+{
+    cat <<EOF
+# Independent test set from ML-MD trajectories
+
+Issue 6, item 2c.  Generated by \`trajectories/study/independent_md.sh\`;
+do not edit by hand.
+
+    cd _build_study && sh ../trajectories/study/independent_md.sh --label
+
+- **Trajectories**: $MD_N runs of \`rpr-md\` with \`rpr-nx\` on the KREG
+  potential energy-grad-$PES_N (RE, gaussian, trained on energies and
+  gradients of the first $PES_N records of the permuted pool, $NPOOL
+  geometries, seed $STUDY_SEED); start: the lowest-energy training
+  geometry with the Cl-C-C-Cl dihedral set to 0, $MD_DPHI, ...,
+  $(((MD_N - 1) * MD_DPHI)) deg (\`--dihedral 3,1,2,4=PHI\`), Maxwell-Boltzmann
+  velocities at $MD_T K without net linear and angular momentum, a uniformly
+  random orientation (\`--orient\`), velocity Verlet with dt = $MD_DT fs for
+  $MD_TMAX fs, NVE, seed $MD_SEED + trajectory number.
+- **Completed**: $ndone of $MD_N trajectories reached $MD_TMAX fs$([ -n "$FAILED" ] && echo "; stopped early by rpr-md's energy checks:$FAILED")
+- **Sample**: the geometry every $MD_STRIDE fs from t = $MD_STRIDE fs
+  ($nind geometries), labelled with psi4 1.3 at HF/aug-cc-pVDZ by
+  \`trajectories/pipeline/label.py xyz\` (the settings of the reference set).
+- **Correlated test set**: the $ntest records after the first $NTRAIN of the
+  permuted pool (that of [benchmark.md](benchmark.md)).
+- **Errors**: \`rpr eval\`, RMSE (energy in hartree, gradient components in
+  hartree/angstrom, dipole in e bohr, polarizability in bohr^3; |mu|, iso
+  and traceless as in benchmark.md).
+- **Run**: $(provenance).
+
+## Models of the trajectories
+
+| model | quantity | RMSE, correlated test | RMSE, independent MD set | unit |
+|---|---|---:|---:|---|
+EOF
+    row "energy-grad-$PES_N" E hartree
+    row "energy-grad-$PES_N" grad hartree/angstrom
+    row "dipole-$md_d-$md_k-$md_f" '|mu|' 'e bohr'
+    for r in iso traceless; do
+        row "polarizability-$md_d-$md_k-$md_f" "$r" 'bohr^3'
+    done
+    cat <<EOF
+
+## Benchmark models (trained on $NTRAIN)
+
+| model | quantity | RMSE, correlated test | RMSE, independent MD set | unit |
+|---|---|---:|---:|---|
+EOF
+    for f in "$DATA"/bench/dipole-*.xml; do
+        [ -f "$f" ] && row "$(basename "$f" .xml)" '|mu|' 'e bohr'
+    done
+    for f in "$DATA"/bench/polarizability-*.xml; do
+        [ -f "$f" ] && row "$(basename "$f" .xml)" traceless 'bohr^3'
+    done
+} | write_atomic "$RESULTS/independent.md"
+log "wrote $RESULTS/independent.md"

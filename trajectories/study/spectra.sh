@@ -1,0 +1,430 @@
+#!/bin/sh
+# spectra.sh - issue 6, item 2d: IR and Raman spectra of the ML-MD
+# trajectories of independent_md.sh, with the experimental band positions
+# of the reference notes marked, per conformer, and the frequency scaling
+# factor for HF stated and measured.
+#
+#   cd _build_study && sh ../trajectories/study/independent_md.sh   # first: the trajectories
+#   cd _build_study && sh ../trajectories/study/spectra.sh
+#
+# Spectra from the dipoles and polarizabilities rpr-nx recorded at every
+# step (RESULTS/rpr-properties.dat: the MD's own RPR models), and from the
+# same trajectories re-predicted with the models of SPEC_COMPARE (default:
+# the MD's descriptor and kernel with --frame blend), to show what frame
+# seams of the principal-axes frame do to a spectrum.  Trajectories are
+# assigned to the anti or gauche conformer by the fraction of steps with
+# |Cl-C-C-Cl| > 120 deg.  Writes docs/results/spectra.md, spectra.png and
+# spectra-frames.png.
+# Settings (environment): SCALE (0.90) frequency scaling factor of the
+# figures; SPEC_COMPARE descriptor:kernel:frame ("" for none); MD_N,
+# MD_TMAX, MD_T, NTRAIN as in independent_md.sh; SPEC_OPTS, extra options
+# of rpr spectrum.
+STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
+. "$STUDY_DIR/common.sh"
+
+SCALE=${SCALE:-0.90}
+MD_N=${MD_N:-24}
+MD_T=${MD_T:-300}
+MD_TMAX=${MD_TMAX:-5000}
+NTRAIN=${NTRAIN:-1000}
+SPEC_OPTS=${SPEC_OPTS:-}
+command -v gnuplot >/dev/null 2>&1 || die "gnuplot is needed"
+
+prepare_data
+MD=$DATA/md
+[ -f "$MD/rpr-nx.par" ] || die "no trajectories in $MD: run independent_md.sh first"
+# The MD's dipole model, from rpr-nx.par: models/dipole-DESC-KERNEL-FRAME.xml
+md_name=$(sed -n 's|^dipole = models/dipole-\(.*\)\.xml$|\1|p' "$MD/rpr-nx.par")
+md_d=$(echo "$md_name" | cut -d- -f1)
+md_k=$(echo "$md_name" | cut -d- -f2)
+md_f=$(echo "$md_name" | cut -d- -f3)
+[ -n "$md_f" ] || die "$MD/rpr-nx.par names no dipole model"
+SPEC_COMPARE=${SPEC_COMPARE-$md_d:$md_k:blend}
+SPEC=$MD/spectra
+mkdir -p "$SPEC"
+
+# Completed trajectories: en.dat reaches MD_TMAX.
+TRAJ=""
+i=0
+while [ "$i" -lt "$MD_N" ]; do
+    nn=$(printf '%02d' "$i")
+    if [ -f "$MD/traj_$nn/RESULTS/en.dat" ] &&
+        awk -v t="$MD_TMAX" '$1 + 0 >= t - 1e-6 { f = 1 } END { exit !f }' \
+            "$MD/traj_$nn/RESULTS/en.dat"; then
+        TRAJ="$TRAJ $nn"
+    fi
+    i=$((i + 1))
+done
+ntraj=$(echo "$TRAJ" | wc -w)
+[ "$ntraj" -gt 0 ] || die "no completed trajectory in $MD"
+
+# ---------------------------------------------------------------- conformers
+# Per trajectory: fraction of steps with |Cl-C-C-Cl| > 120 deg (atoms 3, 1,
+# 2, 4) and the mean |dihedral|.
+for nn in $TRAJ; do
+    [ -f "$SPEC/traj_$nn.conf" ] && continue
+    awk 'NR == 1 { per = $1 + 2 }
+        { l = (NR - 1) % per }
+        l == 2 || l == 3 || l == 4 || l == 5 {
+            a = l - 1; x[a] = $2; y[a] = $3; z[a] = $4
+            if (l == 5) {
+                # b1 = Cl1 -> C1, b2 = C1 -> C2, b3 = C2 -> Cl2
+                b1x = x[1] - x[3]; b1y = y[1] - y[3]; b1z = z[1] - z[3]
+                b2x = x[2] - x[1]; b2y = y[2] - y[1]; b2z = z[2] - z[1]
+                b3x = x[4] - x[2]; b3y = y[4] - y[2]; b3z = z[4] - z[2]
+                n1x = b1y * b2z - b1z * b2y; n1y = b1z * b2x - b1x * b2z
+                n1z = b1x * b2y - b1y * b2x
+                n2x = b2y * b3z - b2z * b3y; n2y = b2z * b3x - b2x * b3z
+                n2z = b2x * b3y - b2y * b3x
+                nb = sqrt(b2x * b2x + b2y * b2y + b2z * b2z)
+                m1x = (n1y * b2z - n1z * b2y) / nb
+                m1y = (n1z * b2x - n1x * b2z) / nb
+                m1z = (n1x * b2y - n1y * b2x) / nb
+                phi = atan2(m1x * n2x + m1y * n2y + m1z * n2z,
+                            n1x * n2x + n1y * n2y + n1z * n2z) * 45 / atan2(1, 1)
+                if (phi < 0) phi = -phi
+                n++; s += phi; if (phi > 120) na++
+            }
+        }
+        END { printf "%.4f %.2f\n", na / n, s / n }' \
+        "$MD/traj_$nn/RESULTS/geometries.xyz" | write_atomic "$SPEC/traj_$nn.conf"
+done
+ANTI=""
+GAUCHE=""
+for nn in $TRAJ; do
+    if awk '{ exit !($1 > 0.5) }' "$SPEC/traj_$nn.conf"; then
+        ANTI="$ANTI $nn"
+    else
+        GAUCHE="$GAUCHE $nn"
+    fi
+done
+
+# ---------------------------------------------------------------- properties
+# props MODELSET NN: path of the property file of trajectory NN for a
+# model set: "md" is rpr-nx's own record; otherwise props_make re-predicts
+# along RESULTS/geometries.xyz (every step) with $SPEC/SET/{dipole,
+# polarizability}.xml.
+props() {
+    if [ "$1" = md ]; then
+        echo "$MD/traj_$2/RESULTS/rpr-properties.dat"
+    else
+        echo "$SPEC/$1/traj_$2.dat"
+    fi
+}
+props_make() {
+    _pp_f=$(props "$1" "$2")
+    [ -f "$_pp_f" ] && return 0
+    _pp_g=$MD/traj_$2/RESULTS/geometries.xyz
+    log "re-predict trajectory $2 with $1"
+    "$RPR" predict --model "$SPEC/$1/dipole.xml" --xyz "$_pp_g" \
+        --out "$SPEC/$1/traj_$2.mu" || die "rpr predict failed"
+    "$RPR" predict --model "$SPEC/$1/polarizability.xml" --xyz "$_pp_g" \
+        --out "$SPEC/$1/traj_$2.alpha" || die "rpr predict failed"
+    awk 'NR == 1 { per = $1 + 2 } (NR - 1) % per == 1 {
+            for (f = 1; f <= NF; f++) if ($f ~ /^t_fs=/) print substr($f, 6) }' \
+        "$_pp_g" | paste -d ' ' - "$SPEC/$1/traj_$2.mu" "$SPEC/$1/traj_$2.alpha" |
+        {
+            echo "# rpr-nx properties, format 1"
+            echo "# columns: t_fs mu_x mu_y mu_z alpha_xx alpha_xy alpha_xz alpha_yy alpha_yz alpha_zz"
+            echo "# re-predicted by spectra.sh with $1 along $_pp_g"
+            cat
+        } | write_atomic "$_pp_f"
+    rm -f "$SPEC/$1/traj_$2.mu" "$SPEC/$1/traj_$2.alpha"
+}
+SETS=md
+if [ -n "$SPEC_COMPARE" ]; then
+    c_d=${SPEC_COMPARE%%:*} c_f=${SPEC_COMPARE##*:} c_k=${SPEC_COMPARE#*:}
+    c_k=${c_k%:*}
+    cset=$c_d-$c_k-$c_f
+    ntest=$((NPOOL - NTRAIN))
+    [ "$ntest" -gt 1000 ] && ntest=1000
+    subset "train$NTRAIN" 0 "$NTRAIN"
+    subset "test$NTRAIN-$ntest" "$NTRAIN" "$ntest"
+    for prop in dipole polarizability; do
+        train_eval "$SPEC/models" "$prop-$cset" "$prop" "train$NTRAIN" \
+            "test$NTRAIN-$ntest" --descriptor "$c_d" --kernel "$c_k" \
+            --frame "$c_f"
+        mkdir -p "$SPEC/$cset"
+        [ -f "$SPEC/$cset/$prop.xml" ] ||
+            cp "$SPEC/models/$prop-$cset.xml" "$SPEC/$cset/$prop.xml"
+    done
+    SETS="md $cset"
+    for nn in $TRAJ; do
+        props_make "$cset" "$nn"
+    done
+fi
+
+# ---------------------------------------------------------------- spectra
+# spectrum KIND SET GROUP SCALE: $SPEC/SET-GROUP-SCALE.KIND, and its jump
+# warnings in .jumps.
+spectrum() {
+    _sp_kind=$1 _sp_set=$2 _sp_group=$3 _sp_scale=$4
+    _sp_out=$SPEC/$_sp_set-$_sp_group-$_sp_scale.$_sp_kind
+    [ -f "$_sp_out" ] && return 0
+    case $_sp_group in
+    all) _sp_list=$TRAJ ;;
+    anti) _sp_list=$ANTI ;;
+    gauche) _sp_list=$GAUCHE ;;
+    esac
+    [ -n "$_sp_list" ] || return 0
+    set --
+    for _sp_n in $_sp_list; do set -- "$@" "$(props "$_sp_set" "$_sp_n")"; done
+    # shellcheck disable=SC2086
+    "$RPR" spectrum "$_sp_kind" -T "$MD_T" --scale "$_sp_scale" $SPEC_OPTS \
+        -o "$_sp_out.tmp" "$@" 2>"$_sp_out.log" ||
+        die "rpr spectrum failed: $(tail -n 1 "$_sp_out.log")"
+    mv "$_sp_out.tmp" "$_sp_out"
+}
+for s in $SETS; do
+    for g in all anti gauche; do
+        for kind in ir raman; do
+            spectrum "$kind" "$s" "$g" "$SCALE"
+        done
+    done
+done
+for g in all anti gauche; do
+    spectrum ir md "$g" 1
+    spectrum raman md "$g" 1
+done
+
+# colnum FILE NAME: 1-based column of NAME in the "# columns:" line.
+colnum() {
+    awk -v n="$2" '/^# columns:/ { for (i = 3; i <= NF; i++) if ($i == n) {
+        print i - 2; exit } }' "$1"
+}
+# peak FILE COLUMN LO HI: wavenumber of the highest local maximum in
+# [LO, HI] (a point above both neighbours) that reaches PEAK_MIN (0.02) of
+# the spectrum's maximum above 200 cm^-1, or nan if there is none.
+peak() {
+    awk -v c="$2" -v lo="$3" -v hi="$4" -v r="${PEAK_MIN:-0.02}" '!/^#/ {
+        n++; x[n] = $1; y[n] = $c; if ($1 >= 200 && $c > g) g = $c }
+        END {
+            for (i = 2; i < n; i++)
+                if (x[i] >= lo && x[i] <= hi && y[i] > y[i - 1] &&
+                    y[i] >= y[i + 1] && y[i] >= r * g && (!f || y[i] > m)) {
+                    m = y[i]; b = x[i]; f = 1 }
+            if (f) printf "%.1f", b; else printf "nan"
+        }' "$1"
+}
+
+# ---------------------------------------------------------------- bands
+# Experimental positions (cm^-1) from the reference notes on spectra (their
+# section 7: Shimanouchi NSRDS-NBS 39 via the NIST WebBook, and Kuratani
+# 1952), as conformer:activity:position:confidence.  Most are marked
+# unverified there; see the page.
+BANDS="anti:IR:3005:medium:CH2 asym. stretch
+anti:IR:2983:medium:CH2 sym. stretch
+anti:IR:1461:medium:CH2 scissor
+anti:IR:1232:high:CH2 wag
+anti:IR:1123:medium-low:CH2 twist
+anti:IR:773:low:CH2 rock
+anti:IR:728:medium:C-Cl asym. stretch
+anti:IR:222:low:CCl deformation
+anti:R:3005:medium:CH2 asym. stretch
+anti:R:2957:medium:CH2 sym. stretch
+anti:R:1445:medium:CH2 scissor
+anti:R:1304:medium:CH2 wag
+anti:R:1264:medium:CH2 twist
+anti:R:1052:medium:C-C stretch
+anti:R:989:low:CH2 rock
+anti:R:754:high:C-Cl sym. stretch
+anti:R:300:medium:CCl deformation
+gauche:IR:1430:high:CH2 scissor
+gauche:IR:1312:high:CH2 wag
+gauche:IR:1284:high:CH2 wag
+gauche:IR:685:low:C-Cl stretch (B)
+gauche:R:1030:low:C-C stretch
+gauche:R:943:low:CH2 rock
+gauche:R:880:low:CH2 rock
+gauche:R:654:high:C-Cl stretch (A)
+gauche:R:411:low-medium:CCl deformation
+gauche:R:265:low-medium:CCl deformation"
+# Bands used to measure the scaling factor: strong, isolated, well assigned
+# (the reference notes' "most robust" checks), away from the C-H stretches
+# whose classical MD positions carry anharmonic and zero-point errors.
+FIT="anti:IR:728 anti:IR:1232 anti:R:754 anti:R:1304 anti:R:1052 gauche:R:654"
+marks() { # ACTIVITY CONFORMER -> gnuplot arrows
+    echo "$BANDS" | while IFS=: read -r c a p conf name; do
+        [ "$a" = "$1" ] && [ "$c" = "$2" ] || continue
+        lt=1
+        [ "$c" = gauche ] && lt=2
+        echo "set arrow from $p, graph 0 to $p, graph 1 nohead dt $lt lw 1 lc rgb '#999999'"
+    done
+}
+
+# ---------------------------------------------------------------- figures
+FIG=$RESULTS/spectra.png
+irc=$(colnum "$SPEC/md-all-$SCALE.ir" ir)
+ruc=$(colnum "$SPEC/md-all-$SCALE.raman" unpolarised)
+rpc=$(colnum "$SPEC/md-all-$SCALE.raman" perpendicular)
+lines() { # KIND COLUMN
+    printf '"%s" u 1:%s w l lw 1.5 lc rgb "black" t "all %d trajectories"' \
+        "$SPEC/md-all-$SCALE.$1" "$2" "$ntraj"
+    [ -f "$SPEC/md-anti-$SCALE.$1" ] &&
+        printf ', "%s" u 1:%s w l lw 1 lc rgb "#1f77b4" t "anti (%d)"' \
+            "$SPEC/md-anti-$SCALE.$1" "$2" "$(echo "$ANTI" | wc -w)"
+    [ -f "$SPEC/md-gauche-$SCALE.$1" ] &&
+        printf ', "%s" u 1:%s w l lw 1 lc rgb "#d62728" t "gauche (%d)"' \
+            "$SPEC/md-gauche-$SCALE.$1" "$2" "$(echo "$GAUCHE" | wc -w)"
+    return 0
+}
+{
+    cat <<EOF
+set terminal pngcairo size 1100,820 font "Sans,10"
+set output "$FIG.tmp"
+set multiplot layout 2,1 title "ML-MD ($ntraj x $MD_TMAX fs, $MD_T K), $md_d $md_k $md_f models; wavenumbers x $SCALE; grey: experiment (solid anti, dashed gauche)"
+set xrange [200:3300]
+set xtics 200
+set grid xtics lc rgb "#eeeeee"
+set key top center font ",9"
+set xlabel "scaled wavenumber / cm^{-1}"
+set ylabel "A / km mol^{-1} (cm^{-1})^{-1}"
+set title "IR absorption"
+$(marks IR anti)
+$(marks IR gauche)
+plot $(lines ir "$irc")
+unset arrow
+set ylabel "d{/Symbol s}/d{/Symbol W} / 10^{-30} m^2 sr^{-1} (cm^{-1})^{-1}"
+set title "Raman, unpolarised detection (laser 20000 cm^{-1})"
+$(marks R anti)
+$(marks R gauche)
+plot $(lines raman "$ruc")
+unset multiplot
+EOF
+} | gnuplot || die "gnuplot failed"
+mv "$FIG.tmp" "$FIG"
+if [ -n "$SPEC_COMPARE" ]; then
+    FIG2=$RESULTS/spectra-frames.png
+    gnuplot <<EOF || die "gnuplot failed"
+set terminal pngcairo size 1100,820 font "Sans,10"
+set output "$FIG2.tmp"
+set multiplot layout 2,1 title "The same $ntraj trajectories, properties from the $md_f frame (recorded by rpr-nx) and re-predicted with the $c_f frame"
+set xrange [0:3300]
+set xtics 200
+set logscale y
+set grid xtics ytics lc rgb "#eeeeee"
+set key top right font ",9"
+set xlabel "scaled wavenumber / cm^{-1}"
+set ylabel "A / km mol^{-1} (cm^{-1})^{-1}"
+set format y "10^{%L}"
+set title "IR absorption (log scale; negative values of the windowed transform not drawn)"
+plot "$SPEC/md-all-$SCALE.ir" u 1:$irc w l lw 1.5 lc rgb "black" t "$md_d $md_k $md_f", \
+     "$SPEC/$cset-all-$SCALE.ir" u 1:$irc w l lw 1 lc rgb "#2ca02c" t "$c_d $c_k $c_f"
+set ylabel "d{/Symbol s}/d{/Symbol W} / 10^{-30} m^2 sr^{-1} (cm^{-1})^{-1}"
+set title "Raman, perpendicular (anisotropic only; log scale)"
+set xrange [200:3300]
+plot "$SPEC/md-all-$SCALE.raman" u 1:$rpc w l lw 1.5 lc rgb "black" t "$md_d $md_k $md_f", \
+     "$SPEC/$cset-all-$SCALE.raman" u 1:$rpc w l lw 1 lc rgb "#2ca02c" t "$c_d $c_k $c_f"
+unset multiplot
+EOF
+    mv "$FIG2.tmp" "$FIG2"
+fi
+
+# ---------------------------------------------------------------- page
+jumps() { # SET KIND: jump warnings of the all-trajectory spectrum
+    awk '/changes by/ { n++ } /and [0-9]+ more jumps/ {
+        for (i = 1; i <= NF; i++) if ($i == "and") n += $(i + 1) }
+        END { printf "%d", n }' "$SPEC/$1-all-$SCALE.$2.log"
+}
+{
+    cat <<EOF
+# IR and Raman spectra of the ML-MD trajectories
+
+Issue 6, item 2d.  Generated by \`trajectories/study/spectra.sh\`; do not
+edit by hand.
+
+    cd _build_study && sh ../trajectories/study/independent_md.sh && sh ../trajectories/study/spectra.sh
+
+- **Trajectories**: the $ntraj completed runs of
+  [independent.md](independent.md) (rpr-md, KREG potential, $MD_T K, NVE,
+  random orientation, $MD_TMAX fs at 0.5 fs); dipoles and
+  polarizabilities from the $md_d $md_k $md_f models, recorded by rpr-nx
+  at every step in the lab frame.  Conformer of a trajectory: anti if more
+  than half of its steps have |Cl-C-C-Cl| > 120 deg, else gauche
+  (anti:$ANTI; gauche:$GAUCHE).
+- **Spectra**: \`rpr spectrum ir|raman -T $MD_T --scale S\` (defaults
+  otherwise: derivative autocorrelation, Hann window, depth min(4096,
+  steps/2), harmonic quantum correction, trajectories pooled; see
+  docs/spectra.md) $SPEC_OPTS.  IR in km/mol per cm^-1; Raman
+  unpolarised dsigma/dOmega in 1e-30 m^2/sr per cm^-1 for a 20000 cm^-1
+  laser.
+- **Frequency scaling**: the figures use S = $SCALE, the usual correction
+  of Hartree-Fock's overestimate of vibrational frequencies by about 10 %
+  (trajectories/dce-hf-adz/README.md).  The factor that this MD needs is
+  measured below from the unscaled spectra (S = 1).
+- **Experiment**: band positions of the reference notes on spectra
+  (section 7; Shimanouchi's tables via the NIST WebBook, Kuratani 1952);
+  IR mostly gas, Raman mostly liquid.  The notes mark most positions
+  unverified (only the high-confidence rows were checked); they are drawn
+  as grey lines, solid for anti, dashed for gauche.
+- **Run**: $(provenance).
+
+![IR and Raman spectra](spectra.png)
+
+## Scaling factor
+
+Each fitted band: the highest local maximum of the unscaled spectrum of
+the band's conformer (IR absorption or unpolarised Raman) within +-10 % of
+experiment / $SCALE that reaches 2 % of the spectrum's maximum above
+200 cm^-1 (nan: none there, or no trajectory of that conformer); the
+factor is experiment / peak.
+The factor absorbs HF's error, the anharmonicity of classical MD at
+$MD_T K and the model errors together.
+
+| band | conformer | activity | experiment (cm^-1) | peak, unscaled (cm^-1) | experiment / peak |
+|---|---|---|---:|---:|---:|
+EOF
+    for b in $FIT; do
+        c=${b%%:*} r=${b#*:}
+        a=${r%%:*} p=${r#*:}
+        name=$(echo "$BANDS" | awk -F: -v b="$b" '$1 ":" $2 ":" $3 == b { print $5 }')
+        if [ "$a" = IR ]; then
+            f=$SPEC/md-$c-1.ir col=$irc
+        else
+            f=$SPEC/md-$c-1.raman col=$ruc
+        fi
+        lo=$(awk -v p="$p" -v s="$SCALE" 'BEGIN { print p / s * 0.9 }')
+        hi=$(awk -v p="$p" -v s="$SCALE" 'BEGIN { print p / s * 1.1 }')
+        pk=nan
+        [ -f "$f" ] && pk=$(peak "$f" "$col" "$lo" "$hi")
+        printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$c" "$a" "$p" "$pk" \
+            "$(awk -v p="$p" -v k="$pk" 'BEGIN { if (k + 0 > 0) printf "%.4f", p / k; else print "nan" }')"
+    done >"$SPEC/fit.rows"
+    cat "$SPEC/fit.rows"
+    awk -F '|' '$7 + 0 > 0 { s += $7; ss += $7 * $7; n++ }
+        END { if (n > 1) { m = s / n; sd = sqrt((ss - n * m * m) / (n - 1))
+            printf "\nMean factor over %d bands: %.3f (standard deviation %.3f); the figures use %s.\n", n, m, sd, "'"$SCALE"'" } }' "$SPEC/fit.rows"
+    cat <<EOF
+
+## Frame seams
+
+\`rpr spectrum\` warns where the dipole or polarizability changes by more
+than 10 times its median per-step change, the signature of a frame seam
+(counted over all $ntraj trajectories):
+
+| properties | IR (dipole) warnings | Raman (polarizability) warnings |
+|---|---:|---:|
+| $md_d $md_k $md_f (recorded by rpr-nx in the MD) | $(jumps md ir) | $(jumps md raman) |
+EOF
+    if [ -n "$SPEC_COMPARE" ]; then
+        cat <<EOF
+| $c_d $c_k $c_f (re-predicted) | $(jumps "$cset" ir) | $(jumps "$cset" raman) |
+
+![Principal against blend frame](spectra-frames.png)
+
+A seam puts a spike into the time derivative, whose spectrum is white: it
+raises the whole spectrum, most visibly where the true spectrum is weak
+(between bands and above the C-H stretches).
+EOF
+    fi
+    cat <<EOF
+
+## Experimental band positions used
+
+| conformer | activity | mode | cm^-1 | confidence (reference notes) |
+|---|---|---|---:|---|
+EOF
+    echo "$BANDS" | awk -F: '{ printf "| %s | %s | %s | %s | %s |\n", $1,
+        ($2 == "R" ? "Raman" : "IR"), $5, $3, $4 }'
+} | write_atomic "$RESULTS/spectra.md"
+log "wrote $RESULTS/spectra.md, $FIG"
