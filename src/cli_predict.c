@@ -142,7 +142,7 @@ int cli_predict(int argc, char **argv)
     if (fh != NULL)
         fprintf(fh, "# geometry I1 I2 I3 (weight bohr^2) gap12 gap23 "
                     "sign_rel1 sign_rel2 sign_rel3 sign_fallback improper "
-                    "kabsch_margin w_principal w_kabsch\n");
+                    "kabsch_margin w_principal w_kabsch blend_fallback\n");
 
     const double *const xyz = rpr_geoms_xyz(geoms);
     const int *const numbers = rpr_geoms_numbers(geoms);
@@ -176,11 +176,12 @@ int cli_predict(int argc, char **argv)
         if (fh != NULL)
             fprintf(fh,
                     "%zu %.10g %.10g %.10g %.6g %.6g %.6g %.6g %.6g %d %d "
-                    "%.6g %.6g %.6g\n",
+                    "%.6g %.6g %.6g %d\n",
                     i + 1, h.moments[0], h.moments[1], h.moments[2], h.gap12,
                     h.gap23, h.sign_reliability[0], h.sign_reliability[1],
                     h.sign_reliability[2], h.sign_fallback, h.improper,
-                    h.kabsch_margin, h.weight_principal, h.weight_kabsch);
+                    h.kabsch_margin, h.weight_principal, h.weight_kabsch,
+                    h.blend_fallback);
     }
     if (out != NULL) {
         const rpr_status cs = rpr_outfile_commit(out, &err);

@@ -44,22 +44,35 @@ static void cli_train_usage(FILE *f)
         "  --kernel K         gaussian (default), laplacian, matern\n"
         "  --matern-n N       Matern order, nu = N + 1/2 (default 2)\n"
         "  --sigma opt|V      kernel width (default opt: searched)\n"
-        "  --lambda opt|V     regulariser (default opt; give both or neither)\n"
+        "  --lambda opt|V     regulariser (default opt); one of the two may\n"
+        "                     be fixed and the other searched (not energy)\n"
         "  --lambda-grad V    gradient regulariser (default: lambda)\n"
-        "  --frame F          principal (default), kabsch, blend, none (the\n"
-        "                     lab-frame baseline); energy and scalar models of"
-        "\n"
+        "  --frame F          kabsch (default: O(3) fit to a reference),\n"
+        "                     principal (principal axes, the paper's), "
+        "blend (Kabsch\n"
+        "                     with principal where the Kabsch margin is "
+        "small), none\n"
+        "                     (the lab-frame baseline); energy and scalar "
+        "models of\n"
         "                     invariant descriptors are frame-free\n"
         "  --weights W        mass (default) or charge: weights of the frame\n"
         "  --eq F             equilibrium geometry for RE (XYZ, angstrom); "
         "default:\n"
         "                     lowest energy (energy), else the first geometry"
         "\n"
+        "                     Also the Kabsch reference, which is otherwise "
+        "the\n"
+        "                     least planar training geometry\n"
         "  --criterion C      holdout (default) or loo: selection of sigma, "
         "lambda\n"
         "  --validation-fraction X   hold-out share (default 0.2)\n"
         "  --seed N           seed of the split (default fixed: runs repeat)\n"
         "  --prior mean|zero  subtract the training mean (default) or not\n"
+        "  --sign-average     average the principal frame over its 8 axis "
+        "sign\n"
+        "                     choices (frame principal or blend; RExyz, "
+        "REdihed,\n"
+        "                     xyzQ)\n"
         "  -q, --quiet        no summary on stdout\n"
         "  -h, --help         this text\n");
 }
@@ -108,7 +121,8 @@ int cli_train(int argc, char **argv)
         OPT_CRITERION,
         OPT_VALFRAC,
         OPT_SEED,
-        OPT_PRIOR
+        OPT_PRIOR,
+        OPT_SIGN_AVERAGE
     };
     static const struct option longopts[] = {
         {"property", required_argument, NULL, OPT_PROPERTY},
@@ -131,6 +145,7 @@ int cli_train(int argc, char **argv)
         {"validation-fraction", required_argument, NULL, OPT_VALFRAC},
         {"seed", required_argument, NULL, OPT_SEED},
         {"prior", required_argument, NULL, OPT_PRIOR},
+        {"sign-average", no_argument, NULL, OPT_SIGN_AVERAGE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -239,6 +254,7 @@ int cli_train(int argc, char **argv)
             else
                 return cli_train_bad("prior", optarg);
             break;
+        case OPT_SIGN_AVERAGE: opt.frame_options.sign_average = 1; break;
         case 'q': quiet = 1; break;
         case 'h': cli_train_usage(stdout); return 0;
         default:
@@ -256,11 +272,6 @@ int cli_train(int argc, char **argv)
         out_path == NULL) {
         fprintf(stderr, "rpr train: --property, --xyz, --values and --out "
                         "are required (rpr train --help)\n");
-        return 2;
-    }
-    if ((opt.sigma < 0.0) != (opt.lambda < 0.0)) {
-        fprintf(stderr, "rpr train: give --sigma and --lambda both as "
-                        "numbers or both as opt\n");
         return 2;
     }
     if (grad_path != NULL && opt.property != RPR_PROPERTY_ENERGY) {

@@ -13,6 +13,12 @@
  * polarizabilities); it is divided by the RMS norm of the untransformed
  * predictions over all verified geometries, a scale that does not vanish
  * where one geometry's dipole or gradient does.
+ *
+ * It also summarises the frame health of the verified geometries (the
+ * rpr_frame_health of each untransformed prediction): how close they come
+ * to the seams of the frames (small moment gaps, unreliable axis signs,
+ * small Kabsch margins), the range of the blend weights and how often the
+ * blend had to fall back to one frame.
  */
 #include <config.h>
 
@@ -52,7 +58,12 @@ static void verify_usage(FILE *f)
             "energy or scalar, R g for gradients).  Prints the maximum\n"
             "deviation relative to the RMS norm of the predictions and "
             "exits\n"
-            "with 1 if it exceeds T.\n"
+            "with 1 if it exceeds T.  For dipole and polarizability models "
+            "it also\n"
+            "prints the frame health of the geometries: smallest moment "
+            "gaps, axis\n"
+            "sign reliability and Kabsch margin, blend weight ranges and "
+            "fallbacks.\n"
             "\n"
             "  --n N            transformations per geometry (default %d)\n"
             "  --seed S         seed of the random transformations "
@@ -170,6 +181,77 @@ static double verify_norm(rpr_property prop, size_t nc, const double *v)
         s += w * v[c] * v[c];
     }
     return sqrt(s);
+}
+
+/* Frame health over the verified geometries. */
+typedef struct verify_health {
+    size_t n;
+    double gap12, gap23, sign, margin; /* minima; margin NaN if no Kabsch */
+    size_t gap12_at, gap23_at, sign_at, margin_at;
+    size_t label_signs;     /* geometries with a label-rule axis sign */
+    double wp_lo, wp_hi;    /* principal weight range */
+    double wk_lo, wk_hi;    /* Kabsch weight range */
+    size_t blend_fallbacks; /* geometries where both weights were 0 */
+    size_t first_fallback;  /* 0-based, valid if blend_fallbacks > 0 */
+} verify_health;
+
+static void verify_health_add(verify_health *v, size_t k,
+                              const rpr_frame_health *h)
+{
+    if (v->n == 0) {
+        v->gap12 = v->gap23 = v->sign = INFINITY;
+        v->margin = NAN;
+        v->wp_lo = v->wk_lo = INFINITY;
+        v->wp_hi = v->wk_hi = -INFINITY;
+    }
+    v->n++;
+    if (h->gap12 < v->gap12) {
+        v->gap12 = h->gap12;
+        v->gap12_at = k;
+    }
+    if (h->gap23 < v->gap23) {
+        v->gap23 = h->gap23;
+        v->gap23_at = k;
+    }
+    for (int a = 0; a < 3; a++)
+        if (h->sign_reliability[a] < v->sign) {
+            v->sign = h->sign_reliability[a];
+            v->sign_at = k;
+        }
+    if (!isnan(h->kabsch_margin) &&
+        (isnan(v->margin) || h->kabsch_margin < v->margin)) {
+        v->margin = h->kabsch_margin;
+        v->margin_at = k;
+    }
+    v->label_signs += h->sign_fallback != 0;
+    v->wp_lo = fmin(v->wp_lo, h->weight_principal);
+    v->wp_hi = fmax(v->wp_hi, h->weight_principal);
+    v->wk_lo = fmin(v->wk_lo, h->weight_kabsch);
+    v->wk_hi = fmax(v->wk_hi, h->weight_kabsch);
+    if (h->blend_fallback && v->blend_fallbacks++ == 0)
+        v->first_fallback = k;
+}
+
+static void verify_health_print(const verify_health *v, const char *xyz_path,
+                                const rpr_geoms *geoms)
+{
+    if (v->n == 0)
+        return;
+    printf("frame     min gap12 %.3g (geometry %zu), min gap23 %.3g "
+           "(geometry %zu), min axis sign reliability %.3g (geometry %zu); "
+           "%zu of %zu with label-rule signs\n",
+           v->gap12, v->gap12_at + 1, v->gap23, v->gap23_at + 1, v->sign,
+           v->sign_at + 1, v->label_signs, v->n);
+    if (!isnan(v->margin))
+        printf("frame     min Kabsch margin %.3g (geometry %zu)\n", v->margin,
+               v->margin_at + 1);
+    printf("frame     blend weights: principal %.3g..%.3g, Kabsch "
+           "%.3g..%.3g; blend fallbacks %zu",
+           v->wp_lo, v->wp_hi, v->wk_lo, v->wk_hi, v->blend_fallbacks);
+    if (v->blend_fallbacks > 0)
+        printf(" (first: geometry %zu at %s:%zu)", v->first_fallback + 1,
+               xyz_path, rpr_geoms_line(geoms, v->first_fallback));
+    putchar('\n');
 }
 
 /* Largest deviation of one quantity and where it happened. */
@@ -308,16 +390,20 @@ int cli_verify(int argc, char **argv)
     double *const pt = p0 + 6, *const pr = p0 + 12;
     const int *const numbers = rpr_geoms_numbers(geoms);
     verify_worst wv = {0.0, 0, 0, 0.0}, wg = {0.0, 0, 0, 0.0};
+    verify_health vh;
+    memset(&vh, 0, sizeof vh);
     uint64_t state = seed;
 
     for (size_t k = 0; k < nf; k++) {
         const double *const x = rpr_geoms_xyz(geoms) + n3 * k;
+        rpr_frame_health h;
         if (rpr_predict(model, ws, na, numbers, x, p0, with_grad ? g0 : NULL,
-                        NULL, &err) != RPR_OK) {
+                        &h, &err) != RPR_OK) {
             fprintf(stderr, "rpr verify: %s:%zu: geometry %zu: %s\n", xyz_path,
                     rpr_geoms_line(geoms, k), k + 1, err.message);
             goto cleanup;
         }
+        verify_health_add(&vh, k, &h);
         const double n0 = verify_norm(prop, nc, p0);
         wv.sum_norm2 += n0 * n0;
         if (with_grad) {
@@ -385,6 +471,8 @@ int cli_verify(int argc, char **argv)
         verify_print("gradient", &wg, nf,
                      prop == RPR_PROPERTY_ENERGY ? "hartree/bohr" : "1/bohr",
                      xyz_path, geoms, &rel_g);
+    if (prop == RPR_PROPERTY_DIPOLE || prop == RPR_PROPERTY_POLARIZABILITY)
+        verify_health_print(&vh, xyz_path, geoms);
     const double worst = rel_v > rel_g || isnan(rel_v) ? rel_v : rel_g;
     const int pass = worst <= threshold;
     printf("%s: max relative deviation %.3e %s threshold %g\n",

@@ -99,6 +99,26 @@ rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame)
     return RPR_EINVAL;
 }
 
+double model_sign_character(rpr_property property, size_t c, unsigned w)
+{
+    /* The axes i, j of tensor component c (xx xy xz yy yz zz). */
+    static const unsigned axes[6][2] = {{0, 0}, {0, 1}, {0, 2},
+                                        {1, 1}, {1, 2}, {2, 2}};
+    switch (property) {
+    case RPR_PROPERTY_DIPOLE: return (w >> c) & 1u ? -1.0 : 1.0;
+    case RPR_PROPERTY_POLARIZABILITY:
+        return ((w >> axes[c][0]) ^ (w >> axes[c][1])) & 1u ? -1.0 : 1.0;
+    case RPR_PROPERTY_SCALAR:
+    case RPR_PROPERTY_ENERGY: return 1.0;
+    }
+    return 1.0;
+}
+
+int model_sub_sign_averaged(const rpr_model *m, const model_sub *s)
+{
+    return s->frame == RPR_FRAME_PRINCIPAL && m->frame_options.sign_average;
+}
+
 const char *model_kernel_name(kernel_type type)
 {
     switch (type) {
@@ -684,6 +704,78 @@ static rpr_status model_sub_frame(const rpr_model *m, const model_sub *s,
     return RPR_FAIL(err, RPR_EINVAL, "sub-model with frame %d", (int) s->frame);
 }
 
+/* Kernel row k [N] of width sigma from the kernel distances dist [N]. */
+static void model_kernel_row(const rpr_model *m, double sigma, size_t N,
+                             const double *dist, double *k)
+{
+    if (m->kernel == KERNEL_GAUSSIAN)
+        model_exp_neg(N, dist, 1.0 / (2.0 * sigma * sigma), k);
+    else if (m->kernel == KERNEL_LAPLACIAN)
+        model_exp_neg(N, dist, 1.0 / sigma, k);
+    else {
+        const kernel_spec spec = {m->kernel, m->matern_n, sigma};
+        for (size_t j = 0; j < N; j++)
+            k[j] = kernel_of_distance(&spec, dist[j]);
+    }
+}
+
+/*
+ * A sign-averaged sub-model (frames.md 4.7) at one geometry whose
+ * canonical principal frame is (Q, origin): the frame components
+ *   yf_c = prior_c + sum_w chi_c(w) sum_j alpha_cj k(x(D_w X_f), x_j)
+ * over the 8 sign choices D_w = diag(+-1, +-1, +-1) of the axes, X_f the
+ * frame coordinates and chi_c(w) = model_sign_character.  Reversing
+ * canonical axes (D_v Q for Q) permutes the 8 images and multiplies yf_c
+ * by chi_c(v), which the back-rotation with D_v Q undoes: the lab value
+ * does not depend on the sign rule at all.  It equals the prediction of
+ * KRR trained on all 8 sign variants of every training geometry
+ * (train.c, train_sign_average explains why).
+ */
+static rpr_status model_sub_eval_averaged(const rpr_model *m,
+                                          const model_sub *s, rpr_workspace *ws,
+                                          const double *xyz, const double Q[9],
+                                          const double origin[3], double *yf,
+                                          rpr_error *err)
+{
+    /* Gray code: consecutive sign choices differ in one axis, so the
+     * frame coordinates are reversed in place, one axis per step
+     * (negation is exact). */
+    static const unsigned gray[8] = {0, 1, 3, 2, 6, 7, 5, 4};
+    const size_t N = m->ntrain, D = m->D, n = m->natoms;
+    descriptor_params p;
+
+    frame_to_frame(n, Q, origin, xyz, ws->xf);
+    for (size_t i = 0; i < 3 * n; i++)
+        ws->xf[i] *= RPR_ANGSTROM_PER_BOHR;
+    model_descriptor_params(m, &p);
+    for (size_t c = 0; c < m->ncomp; c++)
+        yf[c] = 0.0;
+    for (size_t t = 0; t < 8; t++) {
+        const unsigned w = gray[t];
+        if (t > 0) {
+            const unsigned flip = w ^ gray[t - 1];
+            const size_t axis = flip == 1u ? 0 : flip == 2u ? 1 : 2;
+            for (size_t a = 0; a < n; a++)
+                ws->xf[3 * a + axis] = -ws->xf[3 * a + axis];
+        }
+        const rpr_status st = m->desc->eval(&p, ws->xf, ws->x, NULL, err);
+        if (st != RPR_OK)
+            return st;
+        model_distances(m->kernel, D, N, s->xt, ws->x, ws->dist);
+        for (size_t g = 0; g < s->ngroup; g++) {
+            model_kernel_row(m, s->sigma[s->group_first[g]], N, ws->dist,
+                             ws->k);
+            for (size_t c = 0; c < m->ncomp; c++)
+                if (s->group[c] == g)
+                    yf[c] += model_sign_character(m->property, c, w) *
+                             model_dot(N, s->alpha + c * N, ws->k);
+        }
+    }
+    for (size_t c = 0; c < m->ncomp; c++)
+        yf[c] += s->prior[c];
+    return RPR_OK;
+}
+
 /*
  * One sub-model at one geometry whose frame is (Q, origin): frame
  * components yf [ncomp]; with gx != NULL also dE/dx [D] (scalar and energy
@@ -698,6 +790,10 @@ static rpr_status model_sub_eval(const rpr_model *m, const model_sub *s,
     const size_t N = m->ntrain, D = m->D;
     descriptor_params p;
 
+    if (model_sub_sign_averaged(m, s)) {
+        assert(gx == NULL && s->qt == NULL); /* rpr_predict, rpr_train */
+        return model_sub_eval_averaged(m, s, ws, xyz, Q, origin, yf, err);
+    }
     frame_to_frame(m->natoms, Q, origin, xyz, ws->xf);
     for (size_t i = 0; i < 3 * m->natoms; i++)
         ws->xf[i] *= RPR_ANGSTROM_PER_BOHR;
@@ -709,16 +805,7 @@ static rpr_status model_sub_eval(const rpr_model *m, const model_sub *s,
     model_distances(m->kernel, D, N, s->xt, ws->x, ws->dist);
 
     for (size_t g = 0; g < s->ngroup; g++) {
-        const double sigma = s->sigma[s->group_first[g]];
-        if (m->kernel == KERNEL_GAUSSIAN)
-            model_exp_neg(N, ws->dist, 1.0 / (2.0 * sigma * sigma), ws->k);
-        else if (m->kernel == KERNEL_LAPLACIAN)
-            model_exp_neg(N, ws->dist, 1.0 / sigma, ws->k);
-        else {
-            const kernel_spec spec = {m->kernel, m->matern_n, sigma};
-            for (size_t j = 0; j < N; j++)
-                ws->k[j] = kernel_of_distance(&spec, ws->dist[j]);
-        }
+        model_kernel_row(m, s->sigma[s->group_first[g]], N, ws->dist, ws->k);
         for (size_t c = 0; c < m->ncomp; c++)
             if (s->group[c] == g)
                 yf[c] = s->prior[c] + model_dot(N, s->alpha + c * N, ws->k);
@@ -779,11 +866,26 @@ static void model_to_lab(rpr_property property, const double Q[9],
     }
 }
 
-/* Blend weights of frames.md 4.6 from the principal diagnostics in h and
- * the Kabsch margin relative to the reference's own. */
+/*
+ * Blend weights from the principal diagnostics in h and the Kabsch margin
+ * relative to the reference's own, with the smoothstep ramps of frames.md
+ * 4.6, Kabsch first:
+ *   w_K  = S(t_K),  w_PA = (1 - w_K) S(t_gap) S(t_sign),
+ * normalised to sum 1.  frames.md 4.6 weighs both frames alike (w_PA
+ * without the factor 1 - w_K); on the DCE data that mixes the principal
+ * frame's ~15 times larger errors into every prediction and, where axis
+ * skewnesses hover around the sign ramp, makes the weights flicker from
+ * step to step (docs/results/frames.md measures both rules).  The Kabsch
+ * frame is continuous wherever its margin is > 0, so the principal frame
+ * is needed only near the Kabsch frame's seam, where w_K falls to 0.
+ * Both rules are exactly covariant (invariant weights times covariant
+ * terms) and continuous wherever w_K + w_PA > 0.  *fallback = 1 when both
+ * ramps are at 0 and one frame is taken alone.
+ */
 static void model_blend_weights(const rpr_frame_options *o,
                                 const rpr_frame_health *h, double margin,
-                                double ref_margin, double *w_pa, double *w_k)
+                                double ref_margin, double *w_pa, double *w_k,
+                                int *fallback)
 {
     const double gap = fmin(h->gap12, h->gap23);
     double rho = h->sign_reliability[0];
@@ -793,9 +895,10 @@ static void model_blend_weights(const rpr_frame_options *o,
     const double t_sign = (rho - o->sign_lo) / (o->sign_hi - o->sign_lo);
     const double t_k =
         (margin / ref_margin - o->margin_lo) / (o->margin_hi - o->margin_lo);
-    *w_pa = frame_smoothstep(t_gap) * frame_smoothstep(t_sign);
     *w_k = frame_smoothstep(t_k);
-    if (!(*w_pa + *w_k > 0.0)) {
+    *w_pa = (1.0 - *w_k) * frame_smoothstep(t_gap) * frame_smoothstep(t_sign);
+    *fallback = !(*w_pa + *w_k > 0.0);
+    if (*fallback) {
         /* Both frames ill-defined: take the one further inside its ramp
          * (frames.md 4.6: the larger raw margin). */
         const int pa = fmin(t_gap, t_sign) >= t_k;
@@ -816,6 +919,7 @@ static void model_health_unknown(rpr_frame_health *h)
     h->kabsch_margin = NAN;
     h->weight_principal = 0.0;
     h->weight_kabsch = 0.0;
+    h->blend_fallback = 0;
 }
 
 rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
@@ -913,7 +1017,8 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
         assert(m->sub[0].frame == RPR_FRAME_PRINCIPAL &&
                m->sub[1].frame == RPR_FRAME_KABSCH);
         model_blend_weights(&m->frame_options, &h, margin[1],
-                            m->sub[1].ref_margin, &wsub[0], &wsub[1]);
+                            m->sub[1].ref_margin, &wsub[0], &wsub[1],
+                            &h.blend_fallback);
         const double total = wsub[0] + wsub[1];
         wsub[0] /= total;
         wsub[1] /= total;
@@ -1003,9 +1108,9 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
             o->weighting == RPR_WEIGHT_CHARGE ? "charge" : "mass");
     fprintf(out,
             "frame options: sign_tol %g, gap %g..%g, sign %g..%g, "
-            "margin %g..%g\n",
+            "margin %g..%g, sign averaging %s\n",
             o->sign_tol, o->gap_lo, o->gap_hi, o->sign_lo, o->sign_hi,
-            o->margin_lo, o->margin_hi);
+            o->margin_lo, o->margin_hi, o->sign_average ? "on" : "off");
     fprintf(out, "training:      %zu geometries", m->ntrain);
     if (m->property == RPR_PROPERTY_ENERGY)
         fprintf(out, " (%zu with gradients)", m->ngrad);
@@ -1019,7 +1124,11 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
         fprintf(out, "sub-model %zu:   frame %s", k + 1,
                 model_frame_name(s->frame));
         if (s->frame == RPR_FRAME_KABSCH)
-            fprintf(out, " (reference margin %.4g)", s->ref_margin);
+            fprintf(out, " (reference: %s, margin %.4g)",
+                    m->eq_source == MODEL_EQ_USER
+                        ? "the equilibrium geometry"
+                        : "least planar training geometry",
+                    s->ref_margin);
         fputc('\n', out);
         fprintf(out, "  %-4s %12s %12s %14s %12s %12s\n", "comp", "sigma",
                 "lambda", "prior", "val. RMSE", "val. MAE");

@@ -162,6 +162,14 @@ const char *model_frame_name(rpr_frame_kind frame);
 rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame);
 const char *model_kernel_name(kernel_type type);
 
+/* Sign averaging (frames.md 4.7): the factor +-1 by which frame component
+ * c of the property changes when the frame axes k with bit k of w set
+ * (w = 0..7) are reversed: s_k for dipole component k, s_i s_j for
+ * polarizability component ij, 1 for scalars and energies. */
+double model_sign_character(rpr_property property, size_t c, unsigned w);
+/* True if sub-model s is averaged over the 8 sign choices of its axes. */
+int model_sub_sign_averaged(const rpr_model *model, const model_sub *s);
+
 /* out[j] = exp(-s d[j]) for s d[j] >= 0 (kernel rows of prediction):
  * vectorised, within a few ulp of libm's exp; below DBL_MIN gives 0. */
 void model_exp_neg(size_t n, const double *d, double s, double *out);

@@ -91,7 +91,8 @@ void rpr_free(void *p);
 /* Boltzmann constant in hartree per kelvin (Newton-X "BK"). */
 #define RPR_KB_HARTREE 0.3166813639e-5
 
-/* ------------------------------------------------------------------ elements */
+/* ------------------------------------------------------------------ elements
+ */
 
 typedef enum rpr_mass_kind {
     RPR_MASS_STANDARD = 0, /* standard atomic weight (IUPAC) */
@@ -106,7 +107,8 @@ const char *rpr_element_symbol(int z);
 /** Mass in amu of element z, or 0 if z is out of the table. */
 double rpr_element_mass(int z, rpr_mass_kind kind);
 
-/* ------------------------------------------------------------------ geometries */
+/* ------------------------------------------------------------------ geometries
+ */
 
 /** A set of geometries of one molecule: same atoms in the same order. */
 typedef struct rpr_geoms rpr_geoms;
@@ -205,14 +207,19 @@ void rpr_outfile_discard(rpr_outfile *out);
 typedef enum rpr_frame_kind {
     RPR_FRAME_NONE = 0,      /* lab frame: no rotation (the baseline) */
     RPR_FRAME_PRINCIPAL = 1, /* principal axes of inertia (the paper's) */
-    RPR_FRAME_KABSCH = 2,    /* O(3) Kabsch/Eckart fit to reference(s) */
-    RPR_FRAME_BLEND = 3      /* smooth blend of principal and Kabsch */
+    RPR_FRAME_KABSCH = 2,    /* O(3) Kabsch/Eckart fit to a reference: the
+                                default of rpr_train (docs/models.md,
+                                Frames; docs/results/frames.md) */
+    RPR_FRAME_BLEND = 3      /* Kabsch, smoothly blended with principal
+                                where the Kabsch margin is small: exactly
+                                covariant, and continuous wherever one of
+                                the two frames is well defined */
 } rpr_frame_kind;
 
 /** Weights that define the centre and the inertia-like tensor. */
 typedef enum rpr_frame_weighting {
-    RPR_WEIGHT_MASS = 0,   /* atomic masses, centre of mass */
-    RPR_WEIGHT_CHARGE = 1  /* nuclear charges Z, centre of nuclear charge */
+    RPR_WEIGHT_MASS = 0,  /* atomic masses, centre of mass */
+    RPR_WEIGHT_CHARGE = 1 /* nuclear charges Z, centre of nuclear charge */
 } rpr_frame_weighting;
 
 /**
@@ -236,7 +243,15 @@ typedef struct rpr_frame_options {
      * Defaults 0.05, 0.25. */
     double margin_lo, margin_hi;
     /* Average the principal-frame prediction over the 8 sign choices of
-     * the axes (0 or 1).  Default 0. */
+     * the axes (0 or 1; frames.md 4.7).  The prediction is then exactly
+     * independent of the sign rule, and training is exactly that on all 8
+     * sign variants of every geometry, at the cost of one N x N system
+     * per sign class of the components (docs/models.md, Frames).  Needs
+     * the principal frame (principal or blend) and a descriptor that
+     * axis flips only change in sign (RExyz, REdihed, xyzQ): with an
+     * invariant descriptor every averaged vector component would be 0.
+     * sigma and lambda come from the search of the unaveraged model.
+     * Default 0. */
     int sign_average;
 } rpr_frame_options;
 void rpr_frame_options_default(rpr_frame_options *opt);
@@ -252,6 +267,9 @@ typedef struct rpr_frame_health {
     double kabsch_margin;       /* sigma3/sigma1 of the fit; NaN if unused */
     double weight_principal;    /* normalised blend weights; sum 1 */
     double weight_kabsch;
+    /* 1: both blend weights were 0 and the frame further inside its ramp
+     * was used alone (frames.md 4.6); 0 otherwise. */
+    int blend_fallback;
 } rpr_frame_health;
 
 /* ------------------------------------------------------------------ models */
@@ -277,7 +295,8 @@ typedef enum rpr_criterion {
     RPR_CRITERION_LOO = 1      /* closed-form leave-one-out RMSE */
 } rpr_criterion;
 
-/** Reported to a progress callback during long training. */
+/** Reported to a progress callback during long training: fraction of the
+ *  whole training done, 0 .. 1, never decreasing, 1 when done. */
 typedef void (*rpr_progress_fn)(void *ctx, double fraction, const char *what);
 
 typedef struct rpr_train_options {
@@ -292,11 +311,15 @@ typedef struct rpr_train_options {
     const char *kernel;     /* "gaussian", "laplacian", "matern" */
     int matern_n;           /* Matern order n (nu = n + 1/2); default 2 */
     double sigma;           /* kernel width; <= 0 means optimise */
-    double lambda;          /* regulariser; < 0 means optimise */
+    double lambda;          /* regulariser; < 0 means optimise (either
+                               alone may be fixed, not for energies) */
     double lambda_grad;     /* gradient-block regulariser (energy with
                                gradients); < 0 means equal to lambda */
     int prior_mean;         /* 1: subtract the training mean (default) */
-    rpr_frame_kind frame;
+    rpr_frame_kind frame;   /* default RPR_FRAME_KABSCH; its reference
+                               is xyz_eq if given, else the least planar
+                               training geometry (largest Kabsch margin
+                               sigma3/sigma1 against itself) */
     rpr_frame_options frame_options;
     rpr_criterion criterion;
     double validation_fraction; /* hold-out share, default 0.2 */
@@ -305,8 +328,22 @@ typedef struct rpr_train_options {
      * the kernel's defaults). */
     int nlg_sigma, nlg_lambda, lg_depth;
     double lg_sigma_lo, lg_sigma_hi, lg_lambda_lo, lg_lambda_hi;
+    /* Admissibility of a searched (sigma, lambda), dimensionless: a
+     * prediction sum_i alpha_i k_i rounds by about eps A relative, with
+     * A = sum_i |alpha_i| max K_ij / max_i |y_i| (y the training labels
+     * less the prior).  Candidates with eps A > rounding_tol are not
+     * eligible, and the final fit raises a searched lambda until it
+     * holds.  Default 1e-10, i.e. A <= 1e-10 / DBL_EPSILON ~ 4.5e5: a
+     * prediction is then reproducible to ~1e-10 relative, the threshold of
+     * the covariance certificate (rpr verify), which a tiny lambda with
+     * sum |alpha| ~ 1e13 fails on rounding alone.  Must be > 0; INFINITY
+     * turns the rule off (MLatom's search has none).  A lambda given by
+     * the caller is never moved (the rule then only filters the sigmas
+     * searched); not used for energy models (KREG). */
+    double rounding_tol;
     /* Equilibrium geometry for RE-based descriptors, bohr [natoms][3], or
-     * NULL: the lowest-energy geometry for energies, else the first. */
+     * NULL: the lowest-energy geometry for energies, else the first.  If
+     * given, also the Kabsch reference. */
     const double *xyz_eq;
     rpr_progress_fn progress; /* NULL for none */
     void *progress_ctx;
@@ -320,22 +357,31 @@ typedef struct rpr_model rpr_model;
  *
  * Dipoles and polarizabilities are learned per component in the frame of
  * opt->frame (one sub-model per frame; two for the blend) and rotated
- * back at prediction.  sigma and lambda are both given or both searched
- * (krr_search per component, MLatom's grid); components that share them
- * share one Cholesky factorisation.  Energies use KREG (gaussian kernel
- * only), with gradients if grad is given.  A scalar or energy model of an
- * invariant descriptor (RE, ID, CM) is frame-free: opt->frame is then
- * ignored and the model records frame "none".  Descriptors see
- * coordinates in angstrom (MLatom's convention).
+ * back at prediction.  sigma and lambda are given or searched (krr_search
+ * per component, MLatom's grid, on a split of the training set), each on
+ * its own: a fixed sigma searches lambda only, a fixed lambda sigma only.
+ * Searched values must pass opt->rounding_tol.  The final fit on all
+ * points reuses them; if K + lambda I is then not positive definite or the
+ * fit not admissible, a searched lambda moves up by the finest grid step
+ * (2^step, step = (lg_lambda_hi - lg_lambda_lo) / (nlg_lambda - 1) *
+ * (2 / (nlg_lambda - 1))^(lg_depth - 1)) until it is, never past
+ * 2^lg_lambda_hi; the model records the lambda used (rpr info).
+ * Components that share sigma and lambda share one Cholesky
+ * factorisation.  Energies use KREG (gaussian kernel only, sigma and
+ * lambda both given or both searched), with gradients if grad is given.
+ * A scalar or energy model of an invariant descriptor (RE, ID, CM) is
+ * frame-free: opt->frame is then ignored and the model records frame
+ * "none".  Descriptors see coordinates in angstrom (MLatom's convention).
  *
  * @param values  [nframes][ncomp] in the property's unit (lab frame).
  * @param grad    energy only: [nframes][natoms][3] dE/dR in hartree/bohr,
  *                or NULL for an energy-only fit.
  * @param present [nframes], 1 where grad holds a gradient; NULL means all.
  * @return RPR_OK; RPR_EINVAL (options, atom selection, a geometry whose
- *         descriptor fails: the message names it); RPR_ENONFINITE;
- *         RPR_ENOTPD (raise lambda); RPR_EDEGENERATE (a frame cannot be
- *         built; planar Kabsch reference); RPR_ENOMEM.
+ *         descriptor fails: the message names it; no admissible lambda in
+ *         the grid: raise lg_lambda_hi); RPR_ENONFINITE; RPR_ENOTPD (raise
+ *         lambda); RPR_EDEGENERATE (a frame cannot be built; planar Kabsch
+ *         reference); RPR_ENOMEM.
  */
 rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
                      const double *values, const double *grad,
@@ -404,12 +450,12 @@ void rpr_workspace_free(rpr_workspace *ws);
  * @return RPR_OK, RPR_EINVAL (atoms differ from the model's, coincident
  *         atoms), RPR_ENONFINITE (NaN in xyz or in the result).
  */
-rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws,
-                       size_t natoms, const int *numbers, const double *xyz,
-                       double *value, double *grad, rpr_frame_health *health,
-                       rpr_error *err);
+rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
+                       const int *numbers, const double *xyz, double *value,
+                       double *grad, rpr_frame_health *health, rpr_error *err);
 
-/* ------------------------------------------------------------------ registry */
+/* ------------------------------------------------------------------ registry
+ */
 
 /**
  * The descriptor and kernel tables, for `rpr info` and documentation.

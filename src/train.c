@@ -7,9 +7,11 @@
  * then for each frame of the model (frames.md 4): rotate every geometry
  * into the frame, evaluate the descriptor on the frame coordinates in
  * angstrom, rotate the labels into the frame (mu_f = Q mu, alpha_f = Q
- * alpha Q^T), subtract the prior, choose sigma and lambda per component
- * (krr_search) or take the given ones, and solve (krr_fit), one Cholesky
- * factorisation per group of components sharing sigma and lambda.
+ * alpha Q^T), subtract the prior, choose sigma and/or lambda per
+ * component (krr_search) or take the given ones, and solve on all points
+ * (krr_fit_ladder: a searched lambda moves up the finest grid step while
+ * the fit is not positive definite or not admissible), one kernel matrix
+ * per sigma and one Cholesky factorisation per lambda.
  * Energies go through KREG (kreg.h) instead, with or without gradients.
  */
 #include <config.h>
@@ -37,7 +39,7 @@ void rpr_train_options_default(rpr_train_options *opt)
     opt->lambda = -1.0;      /* optimise */
     opt->lambda_grad = -1.0; /* equal to lambda */
     opt->prior_mean = 1;
-    opt->frame = RPR_FRAME_PRINCIPAL;
+    opt->frame = RPR_FRAME_KABSCH; /* docs/results/frames.md */
     rpr_frame_options_default(&opt->frame_options);
     opt->criterion = RPR_CRITERION_HOLDOUT;
     opt->validation_fraction = 0.2;
@@ -51,6 +53,8 @@ void rpr_train_options_default(rpr_train_options *opt)
     opt->lg_sigma_hi = NAN;
     opt->lg_lambda_lo = -35.0;
     opt->lg_lambda_hi = -6.0;
+    /* rpr.h gives the reason: predictions reproducible to ~1e-10. */
+    opt->rounding_tol = 1e-10;
     opt->xyz_eq = NULL;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
@@ -263,6 +267,25 @@ static void train_progress(const rpr_train_options *opt, double f,
         opt->progress(opt->progress_ctx, f, what);
 }
 
+/* A search's own progress, 0 .. 1, mapped into [lo, hi] of the whole
+ * training, so that the caller sees one monotone sequence. */
+typedef struct train_span {
+    const rpr_train_options *opt;
+    double lo, hi;
+} train_span;
+
+static void train_progress_span(void *ctx, double f, const char *what)
+{
+    const train_span *const sp = ctx;
+    const double g = f > 0.0 ? (f < 1.0 ? f : 1.0) : 0.0; /* NaN -> 0 */
+    train_progress(sp->opt, sp->lo + g * (sp->hi - sp->lo), what);
+}
+
+/* Share of a sub-model's progress range spent in the search, the rest in
+ * the final fit: a search costs tens of eigendecompositions, the fit a
+ * few Cholesky factorisations (bench_model).  Cosmetic only. */
+#define TRAIN_SEARCH_SHARE 0.9
+
 /* ------------------------------------------------------------ frames */
 
 /* Frame of sub-model s for geometry xyz (identity for NONE). */
@@ -289,30 +312,62 @@ static rpr_status train_frame(const rpr_model *m, const model_sub *s,
     return RPR_FAIL(err, RPR_EINVAL, "frame %d in a sub-model", (int) s->frame);
 }
 
-/* Kabsch reference: the equilibrium geometry centred on its weighted
- * centre, and its margin against itself (the blend's scale). */
+/*
+ * Kabsch reference, centred on its weighted centre, and its margin against
+ * itself (the blend's scale): the geometry the caller gave (opt->xyz_eq,
+ * also the equilibrium geometry of RE), else the training geometry that is
+ * least planar, i.e. with the largest margin sigma3/sigma1 against itself.
+ * Why not simply the first geometry: a reference whose mass is nearly
+ * coplanar (anti 1,2-dichloroethane, its heavy atoms in one plane: margin
+ * 0.0094) leaves the O(3) fit's handedness to the hydrogens, and thermal
+ * geometries then sit near the tie between the proper and the improper
+ * fit (margins ~1e-4), where the frame flips: on the DCE data the Kabsch
+ * dipole RMSE is 0.13-0.2 e bohr with an anti reference and 0.004 with the
+ * least planar training geometry (docs/results/frames.md).  O(n) self-fits.
+ */
 static rpr_status train_reference(const rpr_model *m, model_sub *s,
+                                  const rpr_geoms *geoms, int user_eq,
                                   rpr_error *err)
 {
+    const size_t n3 = 3 * m->natoms;
     double c[3] = {0.0, 0.0, 0.0}, W = 0.0, Q[9], origin[3];
+    const double *ref = m->xyz_eq;
+    rpr_status st;
+    if (!user_eq) {
+        double best = -1.0;
+        for (size_t i = 0; i < rpr_geoms_nframes(geoms); i++) {
+            const double *const x = rpr_geoms_xyz(geoms) + i * n3;
+            double margin;
+            st = frame_kabsch(m->natoms, m->weights, x, x, Q, origin, &margin,
+                              NULL);
+            if (st == RPR_OK && margin > best) {
+                best = margin;
+                ref = x;
+            }
+        }
+    }
     for (size_t a = 0; a < m->natoms; a++) {
         W += m->weights[a];
         for (int k = 0; k < 3; k++)
-            c[k] += m->weights[a] * m->xyz_eq[3 * a + k];
+            c[k] += m->weights[a] * ref[3 * a + k];
     }
     for (size_t a = 0; a < m->natoms; a++)
         for (int k = 0; k < 3; k++)
-            s->ref[3 * a + k] = m->xyz_eq[3 * a + k] - c[k] / W;
-    const rpr_status st = frame_kabsch(m->natoms, m->weights, s->ref, s->ref, Q,
-                                       origin, &s->ref_margin, err);
+            s->ref[3 * a + k] = ref[3 * a + k] - c[k] / W;
+    st = frame_kabsch(m->natoms, m->weights, s->ref, s->ref, Q, origin,
+                      &s->ref_margin, err);
     if (st != RPR_OK) {
-        error_prefix(err, "Kabsch reference (equilibrium geometry)");
+        error_prefix(err, "Kabsch reference (%s)",
+                     user_eq ? "equilibrium geometry"
+                             : "least planar training geometry");
         return st;
     }
     if (!(s->ref_margin > 0.0))
         return RPR_FAIL(err, RPR_EDEGENERATE,
-                        "Kabsch reference (equilibrium geometry) is planar "
-                        "or linear: margin %g; use --frame principal",
+                        "Kabsch reference (%s) is planar or linear: margin "
+                        "%g; use --frame principal",
+                        user_eq ? "equilibrium geometry"
+                                : "least planar training geometry",
                         s->ref_margin);
     return RPR_OK;
 }
@@ -384,7 +439,7 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
                             rpr_error *err)
 {
     const size_t n = m->ntrain, nc = m->ncomp, D = m->D;
-    double *K = NULL, *R = NULL;
+    double *K = NULL, *F = NULL, *R = NULL, *Yg = NULL, *C = NULL;
     rpr_status st = RPR_OK;
 
     for (size_t c = 0; c < nc; c++) {
@@ -400,14 +455,16 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
     }
 
     const kernel_spec base = {m->kernel, m->matern_n, 1.0};
-    if (opt->sigma > 0.0) {
-        for (size_t c = 0; c < nc; c++) {
-            s->sigma[c] = opt->sigma;
-            s->lambda[c] = opt->lambda;
-        }
-    } else {
+    const int fix_sigma = opt->sigma > 0.0, fix_lambda = opt->lambda >= 0.0;
+    double mid = progress_lo;
+    for (size_t c = 0; c < nc; c++) {
+        s->sigma[c] = opt->sigma;
+        s->lambda[c] = opt->lambda;
+    }
+    if (!fix_sigma || !fix_lambda) {
         krr_search_options so;
         krr_choice choice[MODEL_MAX_COMP];
+        memset(&so, 0, sizeof so);
         so.criterion = opt->criterion;
         so.validation_fraction = opt->validation_fraction;
         so.seed = opt->seed;
@@ -418,12 +475,21 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
         so.lg_sigma_hi = opt->lg_sigma_hi;
         so.lg_lambda_lo = opt->lg_lambda_lo;
         so.lg_lambda_hi = opt->lg_lambda_hi;
-        so.progress = opt->progress;
-        so.progress_ctx = opt->progress_ctx;
+        so.rounding_tol = opt->rounding_tol;
+        so.fix_sigma = fix_sigma;
+        so.sigma = opt->sigma;
+        so.fix_lambda = fix_lambda;
+        so.lambda = opt->lambda;
+        mid = progress_lo + TRAIN_SEARCH_SHARE * (progress_hi - progress_lo);
+        train_span span = {opt, progress_lo, mid};
+        so.progress = opt->progress != NULL ? train_progress_span : NULL;
+        so.progress_ctx = &span;
         train_progress(opt, progress_lo, "hyperparameter search");
         st = krr_search(&base, n, D, X, nc, Y, &so, choice, err);
-        if (st != RPR_OK)
+        if (st != RPR_OK) {
+            error_prefix(err, "frame %s", model_frame_name(s->frame));
             return st;
+        }
         for (size_t c = 0; c < nc; c++) {
             s->sigma[c] = choice[c].sigma;
             s->lambda[c] = choice[c].lambda;
@@ -431,28 +497,46 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
             s->mae[c] = choice[c].mae;
         }
     }
-    train_progress(opt, 0.5 * (progress_lo + progress_hi), "final fit");
+    train_progress(opt, mid, "final fit");
 
+    /* The final fit's policy (rpr.h, rpr_train): a searched lambda climbs
+     * the finest step of its grid, at most to the grid's top, while K +
+     * lambda I is not positive definite or the fit not admissible; a
+     * given lambda is the caller's and is used as it is. */
+    krr_ladder ladder = {0.0, opt->lambda, 0.0};
+    if (!fix_lambda) {
+        double step = (opt->lg_lambda_hi - opt->lg_lambda_lo) /
+                      (double) (opt->nlg_lambda - 1);
+        for (int l = 1; l < opt->lg_depth; l++)
+            step = 2.0 * step / (double) (opt->nlg_lambda - 1);
+        ladder.lg_step = step;
+        ladder.lambda_max = exp2(opt->lg_lambda_hi);
+        ladder.rounding_tol = opt->rounding_tol;
+    }
     if (n > SIZE_MAX / sizeof(double) / n)
         return RPR_FAIL(err, RPR_ENOMEM, "%zu training points: too many", n);
     K = malloc(n * n * sizeof *K);
+    F = malloc(n * n * sizeof *F);
     R = malloc(n * nc * sizeof *R);
-    if (K == NULL || R == NULL) {
+    Yg = malloc(n * nc * sizeof *Yg);
+    C = malloc(n * nc * sizeof *C);
+    if (K == NULL || F == NULL || R == NULL || Yg == NULL || C == NULL) {
         st = RPR_FAIL(err, RPR_ENOMEM,
                       "cannot allocate the %zu x %zu kernel matrix", n, n);
         goto cleanup;
     }
-    /* One Cholesky factorisation per group of components with bit-equal
-     * sigma and lambda: all right-hand sides of a group in one solve. */
+    /* One kernel matrix per group of components with bit-equal sigma; the
+     * ladder factorises once per bit-equal lambda within the group. */
     int done[MODEL_MAX_COMP] = {0};
     for (size_t c0 = 0; c0 < nc; c0++) {
         if (done[c0])
             continue;
         size_t members[MODEL_MAX_COMP], nm = 0;
+        double lam[MODEL_MAX_COMP];
         for (size_t c = c0; c < nc; c++)
             if (!done[c] &&
-                memcmp(&s->sigma[c], &s->sigma[c0], sizeof(double)) == 0 &&
-                memcmp(&s->lambda[c], &s->lambda[c0], sizeof(double)) == 0) {
+                memcmp(&s->sigma[c], &s->sigma[c0], sizeof(double)) == 0) {
+                lam[nm] = s->lambda[c];
                 members[nm++] = c;
                 done[c] = 1;
             }
@@ -460,21 +544,28 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
         kernel_matrix_sym(&spec, D, n, X, K);
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < nm; j++)
-                R[i * nm + j] = Y[i * nc + members[j]];
-        st = krr_fit(n, K, s->lambda[c0], nm, R, err);
+                Yg[i * nm + j] = Y[i * nc + members[j]];
+        size_t failed = nm;
+        st = krr_fit_ladder(n, K, nm, Yg, &ladder, lam, C, F, R, &failed, err);
         if (st != RPR_OK) {
             error_prefix(err, "component %s (frame %s)",
-                         model_component_name(m->property, c0),
+                         model_component_name(
+                             m->property, members[failed < nm ? failed : 0]),
                          model_frame_name(s->frame));
             goto cleanup;
         }
-        for (size_t j = 0; j < nm; j++)
+        for (size_t j = 0; j < nm; j++) {
+            s->lambda[members[j]] = lam[j];
             for (size_t i = 0; i < n; i++)
-                s->alpha[members[j] * n + i] = R[i * nm + j];
+                s->alpha[members[j] * n + i] = C[i * nm + j];
+        }
     }
 cleanup:
     free(K);
+    free(F);
     free(R);
+    free(Yg);
+    free(C);
     return st;
 }
 
@@ -528,8 +619,9 @@ static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
                             "lambda_grad can only be given with a fixed "
                             "lambda");
         }
-        so.progress = opt->progress;
-        so.progress_ctx = opt->progress_ctx;
+        train_span span = {opt, 0.1, 0.6};
+        so.progress = opt->progress != NULL ? train_progress_span : NULL;
+        so.progress_ctx = &span;
         train_progress(opt, 0.1, "KREG hyperparameter search");
         st = kreg_search(&data, prior, &so, &choice, err);
         if (st != RPR_OK)
@@ -551,6 +643,192 @@ static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
         train_transpose(n, D, km->q, s->qt);
     kreg_model_free(km);
     return RPR_OK;
+}
+
+/* ------------------------------------------------------------ sign averaging
+ */
+
+/*
+ * Sign averaging (frames.md 4.7) needs the principal frame and a
+ * descriptor that reversing frame axes changes only by the signs of some
+ * components: frame coordinates (RExyz, xyzQ) and sin of the dihedral
+ * (REdihed, which follows the frame's handedness).  Such a change is an
+ * isometry of the descriptor space, so every kernel (a function of the L2
+ * or L1 distance) is invariant when both arguments are reversed alike,
+ * which train_sign_average needs.  RE, ID and CM do not change at all:
+ * the 8 images are equal and the average of a vector component over the
+ * sign choices is 0.  REsph's angles wrap (phi -> pi - phi modulo 2 pi),
+ * which is no isometry.  tests/test_frames.c checks these claims on every
+ * row of the descriptor registry.
+ */
+static rpr_status train_sign_check(const descriptor_info *desc,
+                                   rpr_frame_kind frame, rpr_error *err)
+{
+    static const char *const names[] = {"RExyz", "REdihed", "xyzQ"};
+    if (frame != RPR_FRAME_PRINCIPAL && frame != RPR_FRAME_BLEND)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "sign averaging applies to the principal frame "
+                        "(frame principal or blend), not %s",
+                        model_frame_name(frame));
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(desc->name, names[i]) == 0)
+            return RPR_OK;
+    if (!desc->uses_frame)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "sign averaging needs a descriptor that sees the "
+                        "frame's signs (RExyz, REdihed, xyzQ): with the "
+                        "invariant %s every averaged vector component is 0",
+                        desc->name);
+    return RPR_FAIL(err, RPR_EINVAL,
+                    "sign averaging needs a descriptor that reversing axes "
+                    "only changes in sign (RExyz, REdihed, xyzQ); %s is not "
+                    "one (its angles wrap)",
+                    desc->name);
+}
+
+/*
+ * Refit the principal sub-model s as if trained on all 8 sign variants of
+ * every geometry: descriptors P_w x_i = x(D_w X_f,i) of the frame
+ * coordinates with the axes in w reversed, and labels chi_c(w) y_ci
+ * (model_sign_character).  That 8N x 8N system is not needed: with the
+ * kernel invariant under reversing both arguments alike (train_sign_check),
+ * k(P_t a, P_u b) = k(a, P_t P_u b), the ansatz a_(j,u) = chi_c(u) b_j
+ * solves it exactly when
+ *   (G_c + lambda I) b = y_c,   G_c(i, j) = sum_w chi_c(w) k(P_w x_i, x_j),
+ * one N x N system per sign class of the components and the same lambda;
+ * and the augmented model then predicts sum_j G_c(x, x_j) b_j, which is
+ * its own average over the 8 sign choices (model.c evaluates it so).
+ * G_c is the kernel projected onto the functions with sign character
+ * chi_c: symmetric and positive semi-definite.  The prior is the mean of
+ * the augmented labels: the plain mean for components that no reversal
+ * changes (xx, yy, zz; scalars), 0 for the others.  sigma and lambda are
+ * those train_krr chose for the unaveraged kernel.
+ */
+static rpr_status train_sign_average(const rpr_train_options *opt, rpr_model *m,
+                                     model_sub *s, const rpr_geoms *geoms,
+                                     const double *values, rpr_error *err)
+{
+    const size_t n = m->ntrain, nc = m->ncomp, D = m->D, n3 = 3 * m->natoms;
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    double *Xw = NULL, *Y = NULL, *K = NULL, *G = NULL, *R = NULL;
+    double *xf = NULL, *xw = NULL;
+    descriptor_params p;
+    rpr_status st = RPR_OK;
+
+    if (n > SIZE_MAX / sizeof(double) / n ||
+        D > SIZE_MAX / sizeof(double) / 8 / n)
+        return RPR_FAIL(err, RPR_ENOMEM, "%zu training points: too many", n);
+    Xw = malloc(8 * n * D * sizeof *Xw);
+    Y = malloc(n * nc * sizeof *Y);
+    K = malloc(n * n * sizeof *K);
+    G = malloc(n * n * sizeof *G);
+    R = malloc(n * nc * sizeof *R);
+    xf = malloc(n3 * sizeof *xf);
+    xw = malloc(n3 * sizeof *xw);
+    if (Xw == NULL || Y == NULL || K == NULL || G == NULL || R == NULL ||
+        xf == NULL || xw == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM,
+                      "sign averaging: cannot allocate for %zu geometries", n);
+        goto cleanup;
+    }
+    model_descriptor_params(m, &p);
+    for (size_t i = 0; i < n && st == RPR_OK; i++) {
+        double Q[9], origin[3];
+        const double *const xi = xyz + i * n3;
+        st = train_frame(m, s, xi, Q, origin, err);
+        if (st == RPR_OK) {
+            frame_to_frame(m->natoms, Q, origin, xi, xf);
+            for (size_t k = 0; k < n3; k++)
+                xf[k] *= RPR_ANGSTROM_PER_BOHR;
+        }
+        for (unsigned w = 0; w < 8 && st == RPR_OK; w++) {
+            for (size_t k = 0; k < n3; k++)
+                xw[k] = (w >> (k % 3)) & 1u ? -xf[k] : xf[k];
+            st = m->desc->eval(&p, xw, Xw + (w * n + i) * D, NULL, err);
+        }
+        if (st != RPR_OK) {
+            const size_t line = rpr_geoms_line(geoms, i);
+            if (line > 0)
+                error_prefix(err, "geometry %zu (line %zu)", i + 1, line);
+            else
+                error_prefix(err, "geometry %zu", i + 1);
+            goto cleanup;
+        }
+        const double *const v = values + i * nc;
+        double *const y = Y + i * nc;
+        switch (m->property) {
+        case RPR_PROPERTY_DIPOLE: frame_vector_from_lab(Q, v, y); break;
+        case RPR_PROPERTY_POLARIZABILITY: frame_tensor_from_lab(Q, v, y); break;
+        case RPR_PROPERTY_SCALAR:
+        case RPR_PROPERTY_ENERGY: y[0] = v[0]; break;
+        }
+    }
+    for (size_t c = 0; c < nc; c++) {
+        int invariant = 1;
+        for (unsigned w = 0; w < 8; w++)
+            invariant &= model_sign_character(m->property, c, w) > 0.0;
+        double mean = 0.0;
+        if (opt->prior_mean && invariant) {
+            for (size_t i = 0; i < n; i++)
+                mean += Y[i * nc + c];
+            mean /= (double) n;
+        }
+        s->prior[c] = mean;
+        for (size_t i = 0; i < n; i++)
+            Y[i * nc + c] -= mean;
+    }
+    /* One factorisation per group of components with bit-equal sigma and
+     * lambda and the same sign character. */
+    int done[MODEL_MAX_COMP] = {0};
+    for (size_t c0 = 0; c0 < nc; c0++) {
+        if (done[c0])
+            continue;
+        size_t members[MODEL_MAX_COMP], nm = 0;
+        for (size_t c = c0; c < nc; c++) {
+            int same =
+                !done[c] &&
+                memcmp(&s->sigma[c], &s->sigma[c0], sizeof(double)) == 0 &&
+                memcmp(&s->lambda[c], &s->lambda[c0], sizeof(double)) == 0;
+            for (unsigned w = 0; w < 8 && same; w++)
+                same = model_sign_character(m->property, c, w) ==
+                       model_sign_character(m->property, c0, w);
+            if (same) {
+                members[nm++] = c;
+                done[c] = 1;
+            }
+        }
+        const kernel_spec spec = {m->kernel, m->matern_n, s->sigma[c0]};
+        for (size_t i = 0; i < n * n; i++)
+            G[i] = 0.0;
+        for (unsigned w = 0; w < 8; w++) {
+            const double chi = model_sign_character(m->property, c0, w);
+            kernel_matrix(&spec, D, n, Xw + w * n * D, n, Xw, K);
+            for (size_t i = 0; i < n * n; i++)
+                G[i] += chi * K[i];
+        }
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < nm; j++)
+                R[i * nm + j] = Y[i * nc + members[j]];
+        st = krr_fit(n, G, s->lambda[c0], nm, R, err);
+        if (st != RPR_OK) {
+            error_prefix(err, "component %s (frame %s, sign-averaged)",
+                         model_component_name(m->property, c0),
+                         model_frame_name(s->frame));
+            goto cleanup;
+        }
+        for (size_t j = 0; j < nm; j++)
+            for (size_t i = 0; i < n; i++)
+                s->alpha[members[j] * n + i] = R[i * nm + j];
+    }
+cleanup:
+    free(Xw);
+    free(Y);
+    free(K);
+    free(G);
+    free(R);
+    free(xf);
+    free(xw);
+    return st;
 }
 
 /* ------------------------------------------------------------ rpr_train */
@@ -579,7 +857,7 @@ static rpr_status train_model(const rpr_train_options *opt,
     const int *const numbers = rpr_geoms_numbers(geoms);
     const double *const xyz = rpr_geoms_xyz(geoms);
     const int energy = opt->property == RPR_PROPERTY_ENERGY;
-    const int search = !(opt->sigma > 0.0);
+    const int search = !(opt->sigma > 0.0) || !(opt->lambda >= 0.0);
 
     /* ---- options */
     if (ncomp == 0)
@@ -590,13 +868,23 @@ static rpr_status train_model(const rpr_train_options *opt,
                         natoms);
     if (n < (search ? 2u : 1u))
         return RPR_FAIL(err, RPR_EINVAL, "%zu training geometries: too few", n);
-    if (search != (opt->lambda < 0.0))
+    if (!(isfinite(opt->sigma) || opt->sigma < 0.0) ||
+        !(isfinite(opt->lambda) || opt->lambda < 0.0))
         return RPR_FAIL(err, RPR_EINVAL,
-                        "give both sigma and lambda, or optimise both (got "
-                        "sigma %g, lambda %g)",
+                        "sigma and lambda must be finite, or negative to "
+                        "optimise them (got sigma %g, lambda %g)",
                         opt->sigma, opt->lambda);
-    if (!search && !(isfinite(opt->sigma) && isfinite(opt->lambda)))
-        return RPR_FAIL(err, RPR_EINVAL, "sigma and lambda must be finite");
+    if (energy && (opt->sigma > 0.0) != (opt->lambda >= 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "energy models (KREG) search sigma and lambda "
+                        "together: give both or neither (got sigma %g, "
+                        "lambda %g)",
+                        opt->sigma, opt->lambda);
+    if (search && !energy && !(opt->rounding_tol > 0.0))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "rounding_tol must be > 0 (INFINITY turns the rule "
+                        "off; got %g)",
+                        opt->rounding_tol);
     if (grad != NULL && !energy)
         return RPR_FAIL(err, RPR_EINVAL,
                         "gradients are labels of energy models only");
@@ -617,10 +905,6 @@ static rpr_status train_model(const rpr_train_options *opt,
         return RPR_FAIL(err, RPR_EINVAL,
                         "energy models select by hold-out only; leave-one-"
                         "out is for the other properties");
-    if (opt->frame_options.sign_average)
-        return RPR_FAIL(err, RPR_EINVAL,
-                        "sign averaging of the principal frame is not "
-                        "implemented");
     {
         const rpr_frame_options *const o = &opt->frame_options;
         if (!(o->gap_lo < o->gap_hi && o->sign_lo < o->sign_hi &&
@@ -703,6 +987,11 @@ static rpr_status train_model(const rpr_train_options *opt,
                         "energy models need an invariant descriptor (RE, ID, "
                         "CM), not %s",
                         desc->name);
+    if (opt->frame_options.sign_average) {
+        st = train_sign_check(desc, frame, err);
+        if (st != RPR_OK)
+            return st;
+    }
 
     size_t ngrad = 0;
     if (grad != NULL)
@@ -787,7 +1076,7 @@ static rpr_status train_model(const rpr_train_options *opt,
         const double hi = (double) (k + 1) / (double) m->nsub;
         train_progress(opt, lo, "descriptors");
         if (s->frame == RPR_FRAME_KABSCH) {
-            st = train_reference(m, s, err);
+            st = train_reference(m, s, geoms, opt->xyz_eq != NULL, err);
             if (st != RPR_OK)
                 goto cleanup;
         }
@@ -805,6 +1094,8 @@ static rpr_status train_model(const rpr_train_options *opt,
             st = train_krr(opt, m, s, X, Y, lo, hi, err);
             if (st == RPR_OK)
                 train_transpose(n, D, X, s->xt);
+            if (st == RPR_OK && model_sub_sign_averaged(m, s))
+                st = train_sign_average(opt, m, s, geoms, values, err);
         }
         if (st != RPR_OK)
             goto cleanup;

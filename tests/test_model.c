@@ -15,6 +15,9 @@
  *     bad geometries and bad training inputs: every error path.
  *  6. Learning on the DCE data: 1000 training geometries, the rest held
  *     out: RPR dipole and polarizability beat the lab-frame baseline.
+ *  7. Hyperparameters: sigma or lambda alone searched; the final fit's
+ *     lambda ladder (not positive definite, not admissible, exhausted);
+ *     monotone progress over searches and fits.
  */
 #include <config.h>
 
@@ -30,6 +33,7 @@
 #include "frame.h"
 #include "kernel.h"
 #include "kreg.h"
+#include "krr.h"
 #include "model.h"
 #include "testutil.h"
 
@@ -1033,6 +1037,17 @@ static rpr_status train_with(const toy_set *t, rpr_train_options *opt,
     return st;
 }
 
+static rpr_status train_with_geoms(const rpr_geoms *g,
+                                   const rpr_train_options *opt,
+                                   const double *values, rpr_error *err)
+{
+    rpr_model *m = NULL;
+    const rpr_status st = rpr_train(opt, g, values, NULL, NULL, &m, err);
+    CHECK((st == RPR_OK) == (m != NULL));
+    rpr_model_free(m);
+    return st;
+}
+
 static void test_bad_training(const toy_set *t)
 {
     rpr_train_options o;
@@ -1043,6 +1058,7 @@ static void test_bad_training(const toy_set *t)
     do {                                                                       \
         rpr_train_options_default(&o);                                         \
         o.property = RPR_PROPERTY_DIPOLE;                                      \
+        o.frame = RPR_FRAME_PRINCIPAL; /* the messages below name it */        \
         o.sigma = 0.2385;                                                      \
         o.lambda = 1.7e-7;                                                     \
     } while (0)
@@ -1108,9 +1124,29 @@ static void test_bad_training(const toy_set *t)
     CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
                "Matern order must be >= 0", "");
     RESET();
-    o.lambda = -1.0; /* sigma given, lambda searched */
+    o.sigma = NAN;
     CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
-               "give both sigma and lambda", "");
+               "sigma and lambda must be finite", "");
+    RESET();
+    o.lambda = INFINITY;
+    CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
+               "sigma and lambda must be finite", "");
+    RESET();
+    o.lambda = -1.0; /* lambda searched: the tolerance must be > 0 */
+    o.rounding_tol = 0.0;
+    CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
+               "rounding_tol must be > 0", "");
+    o.rounding_tol = NAN;
+    CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
+               "rounding_tol must be > 0", "");
+    o.rounding_tol = 1e-300; /* nothing admissible */
+    CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
+               "frame principal: krr_search: component 1", "lg_lambda_hi");
+    RESET();
+    o.property = RPR_PROPERTY_ENERGY;
+    o.lambda = -1.0;
+    CHECK_FAIL(train_with(t, &o, t->energy, NULL, &err), RPR_EINVAL, &err,
+               "energy models (KREG) search sigma and lambda together", "");
     RESET();
     CHECK_FAIL(train_with(t, &o, t->mu, t->grad, &err), RPR_EINVAL, &err,
                "gradients are labels of energy models only", "");
@@ -1142,9 +1178,9 @@ static void test_bad_training(const toy_set *t)
     CHECK_FAIL(train_with(t, &o, t->energy, NULL, &err), RPR_EINVAL, &err,
                "energy models select by hold-out only", "");
     RESET();
-    o.frame_options.sign_average = 1;
+    o.frame_options.sign_average = 1; /* more in tests/test_frames.c */
     CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
-               "sign averaging", "not implemented");
+               "sign averaging needs a descriptor", "invariant RE");
     RESET();
     o.frame_options.gap_hi = o.frame_options.gap_lo;
     CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EINVAL, &err,
@@ -1217,7 +1253,7 @@ static void test_bad_training(const toy_set *t)
 static void progress_check(void *ctx, double fraction, const char *what)
 {
     double *last = ctx;
-    CHECK(fraction >= 0.0 && fraction <= 1.0 && what != NULL);
+    CHECK(fraction >= *last && fraction <= 1.0 && what != NULL);
     *last = fraction;
 }
 
@@ -1282,7 +1318,7 @@ static void test_dce(void)
         for (int jf = 0; jf < 2; jf++) {
             rpr_train_options o;
             rpr_model *m = NULL;
-            double last = -1.0;
+            double last = 0.0;
             const size_t nc = rpr_property_ncomp(props[ip]);
             const double *const lab = ip == 0 ? mu : alpha;
             rpr_train_options_default(&o);
@@ -1305,9 +1341,10 @@ static void test_dce(void)
              * with gamma = (N + D + 16) eps.  Rotating back sums 9 terms
              * with |Q_ij| <= 1, and the covariance check compares two
              * predictions.  The frame's own rounding, ~eps / gap, adds
-             * 32 eps / min(gap) |y|.  With the tiny lambda the search may
-             * pick, sum |alpha| reaches 1e12 and this bound (not the
-             * frame) is what limits covariance on real data. */
+             * 32 eps / min(gap) |y|.  The search's admissibility rule
+             * (rounding_tol 1e-10) keeps sum |alpha| below ~4.5e5 max |y|;
+             * without it a lambda of 2^-38 gives sum |alpha| ~ 1e13 and
+             * this bound (not the frame) limits covariance on real data. */
             double e_round = 0.0;
             for (size_t c = 0; c < nc; c++) {
                 double sa = fabs(m->sub[0].prior[c]);
@@ -1365,6 +1402,300 @@ static void test_dce(void)
     rpr_free(alpha);
 }
 
+/* ------------------------------------------------------------ 7.
+ * hyperparameters */
+
+/* Descriptors X [n][D] of a model's training set (the transpose of its
+ * xt) and the labels the fit saw, Y = values - prior, for component c. */
+static void model_fit_data(const rpr_model *m, const double *values, size_t c,
+                           double *X, double *y)
+{
+    const model_sub *const s = &m->sub[0];
+    for (size_t i = 0; i < m->ntrain; i++) {
+        for (size_t d = 0; d < m->D; d++)
+            X[i * m->D + d] = s->xt[d * m->ntrain + i];
+        y[i] = values[i * m->ncomp + c] - s->prior[c];
+    }
+}
+
+/* krr_search with the options rpr_train derives from o (train.c). */
+static void search_as_train(const rpr_train_options *o, const rpr_model *m,
+                            const double *X, const double *y,
+                            krr_choice *choice)
+{
+    krr_search_options so;
+    rpr_error err;
+    memset(&so, 0, sizeof so);
+    so.criterion = o->criterion;
+    so.validation_fraction = o->validation_fraction;
+    so.seed = o->seed;
+    so.nlg_sigma = o->nlg_sigma;
+    so.nlg_lambda = o->nlg_lambda;
+    so.lg_depth = o->lg_depth;
+    so.lg_sigma_lo = o->lg_sigma_lo;
+    so.lg_sigma_hi = o->lg_sigma_hi;
+    so.lg_lambda_lo = o->lg_lambda_lo;
+    so.lg_lambda_hi = o->lg_lambda_hi;
+    so.rounding_tol = o->rounding_tol;
+    so.fix_sigma = o->sigma > 0.0;
+    so.sigma = o->sigma;
+    so.fix_lambda = o->lambda >= 0.0;
+    so.lambda = o->lambda;
+    const kernel_spec base = {m->kernel, m->matern_n, 0.0};
+    CHECK_OK(krr_search(&base, m->ntrain, m->D, X, 1, y, &so, choice, &err),
+             &err);
+}
+
+/*
+ * sigma fixed with lambda searched, and the reverse.  The lambda search of
+ * a sigma restarts from the full range for every sigma and component, so
+ * at the sigma the full search chose for a component, the lambda-only
+ * search must reproduce its selection errors bit for bit (same kernel
+ * matrices, same arithmetic), and its lambda.
+ */
+static void test_partial_search(const toy_set *t)
+{
+    rpr_train_options o;
+    rpr_error err;
+    rpr_model *full = NULL, *m = NULL;
+    rpr_train_options_default(&o);
+    o.property = RPR_PROPERTY_DIPOLE;
+    CHECK_OK(rpr_train(&o, t->geoms, t->mu, NULL, NULL, &full, &err), &err);
+    if (full == NULL)
+        return;
+    for (size_t c = 0; c < 3; c++) {
+        o.sigma = full->sub[0].sigma[c];
+        CHECK_OK(rpr_train(&o, t->geoms, t->mu, NULL, NULL, &m, &err), &err);
+        if (m == NULL)
+            continue;
+        CHECK(m->sub[0].sigma[0] == o.sigma && m->sub[0].sigma[1] == o.sigma &&
+              m->sub[0].sigma[2] == o.sigma);
+        CHECK(memcmp(&m->sub[0].rmse[c], &full->sub[0].rmse[c],
+                     sizeof(double)) == 0);
+        CHECK(memcmp(&m->sub[0].mae[c], &full->sub[0].mae[c], sizeof(double)) ==
+              0);
+        CHECK(m->sub[0].lambda[c] == full->sub[0].lambda[c]);
+        rpr_model_free(m);
+        m = NULL;
+    }
+    /* lambda fixed, sigma searched: lambda is used as given (never moved
+     * by the final fit), sigma comes from the grid, errors are recorded. */
+    o.sigma = -1.0;
+    o.lambda = 3.7e-5;
+    CHECK_OK(rpr_train(&o, t->geoms, t->mu, NULL, NULL, &m, &err), &err);
+    if (m != NULL)
+        for (size_t c = 0; c < 3; c++) {
+            CHECK(m->sub[0].lambda[c] == 3.7e-5);
+            CHECK(m->sub[0].sigma[c] > 0.0 && isfinite(m->sub[0].rmse[c]));
+        }
+    rpr_model_free(m);
+    rpr_model_free(full);
+}
+
+/*
+ * The final fit's ladder (rpr.h, rpr_train).  Scalar labels, RE, the
+ * Laplacian at a fixed sigma, lambda searched on a grid whose finest step
+ * is 2 (lo -64 .. hi -32, 5 points, depth 3: steps 8, 4, 2), so the rungs
+ * are the search's lambda times exact powers of 4.
+ *
+ * (a) Positive definiteness, rule off.  Geometries 1 := 0: K's first two
+ *     rows are equal with K_00 = K_01 = K_11 = 1 exactly, so the second
+ *     Cholesky pivot is exactly 0 while fl(1 + lambda) = 1 (test_krr.c,
+ *     test_fit_ladder).  The search (on 80 % of the points) picks some
+ *     lambda_s; the model must hold lambda_s 4^j, j >= 1, the first rung
+ *     at which krr_fit succeeds on the full K, and the search's errors.
+ * (b) The rule.  A geometry of the sub-training set copied over one of
+ *     the validation set (so the search never sees both), its label moved
+ *     by delta: lambda (alpha_i - alpha_j) = delta, so A >= delta /
+ *     (lambda max|y|) and small lambdas are not admissible.  The model must
+ *     hold the first admissible rung, and A of its coefficients must pass.
+ * (c) A grid too low for (b): EINVAL naming the component and asking for
+ *     a larger lambda range; a fixed lambda is never moved: ENOTPD.
+ */
+static void test_final_fit(const toy_set *t)
+{
+    enum { NX = TOY_N * 3 * TOY_NATOMS };
+    double xyz[NX], lab[TOY_N], *X = NULL, y[TOY_N], a[TOY_N];
+    double *K = NULL;
+    rpr_train_options o;
+    rpr_error err;
+    rpr_geoms *g = NULL;
+    rpr_model *m = NULL;
+    krr_choice ch;
+    const size_t n3 = 3 * TOY_NATOMS;
+
+    rpr_train_options_default(&o);
+    o.property = RPR_PROPERTY_SCALAR;
+    o.kernel = "laplacian";
+    o.sigma = 2.385;
+    o.nlg_lambda = 5;
+    o.lg_depth = 3;
+    o.lg_lambda_lo = -64;
+    o.lg_lambda_hi = -32;
+    const kernel_spec lap = {KERNEL_LAPLACIAN, 0, 2.385};
+
+    /* (a) */
+    o.rounding_tol = INFINITY;
+    memcpy(xyz, rpr_geoms_xyz(t->geoms), sizeof xyz);
+    memcpy(xyz + n3, xyz, n3 * sizeof(double));
+    memcpy(lab, t->scalar, sizeof lab);
+    lab[1] = lab[0];
+    CHECK_OK(rpr_geoms_new(TOY_NATOMS, TOY_N, toy_numbers, xyz, NULL, &g, &err),
+             &err);
+    CHECK_OK(rpr_train(&o, g, lab, NULL, NULL, &m, &err), &err);
+    if (m == NULL)
+        goto cleanup;
+    const size_t n = m->ntrain, D = m->D;
+    X = malloc(n * D * sizeof *X);
+    K = malloc(n * n * sizeof *K);
+    if (X == NULL || K == NULL)
+        die("out of memory", &err);
+    model_fit_data(m, lab, 0, X, y);
+    search_as_train(&o, m, X, y, &ch);
+    const double lam = m->sub[0].lambda[0];
+    double j = log2(lam / ch.lambda) / 2.0;
+    CHECK(lam > ch.lambda && j == floor(j) && lam <= 0x1p-32);
+    printf("final fit, not positive definite: the search's lambda 2^%.4g, "
+           "the model's 2^%.4g (%g rungs up)\n",
+           log2(ch.lambda), log2(lam), j);
+    CHECK(memcmp(&m->sub[0].rmse[0], &ch.rmse, sizeof ch.rmse) == 0);
+    kernel_matrix_sym(&lap, D, n, X, K);
+    memcpy(a, y, sizeof a);
+    CHECK_STATUS(krr_fit(n, K, lam / 4.0, 1, a, &err), RPR_ENOTPD);
+    kernel_matrix_sym(&lap, D, n, X, K);
+    memcpy(a, y, sizeof a);
+    CHECK_OK(krr_fit(n, K, lam, 1, a, &err), &err);
+    CHECK(memcmp(a, m->sub[0].alpha, sizeof a) == 0);
+    /* The caller's lambda is the caller's: the rung below fails. */
+    o.lambda = lam / 4.0;
+    CHECK_FAIL(train_with_geoms(g, &o, lab, &err), RPR_ENOTPD, &err,
+               "component y (frame none)", "use a larger lambda");
+    o.lambda = -1.0;
+    rpr_model_free(m);
+    m = NULL;
+    rpr_geoms_free(g);
+    g = NULL;
+
+    /* (b) */
+    o.rounding_tol = 1e-10;
+    o.lg_lambda_lo = -40;
+    o.lg_lambda_hi = -8;
+    size_t perm[TOY_N];
+    test_rng r = {o.seed};
+    for (size_t i = 0; i < TOY_N; i++)
+        perm[i] = i;
+    for (size_t i = TOY_N; i-- > 1;) { /* the split of krr.h */
+        const size_t k = (size_t) (test_rng_next(&r) % (i + 1)), tmp = perm[i];
+        perm[i] = perm[k];
+        perm[k] = tmp;
+    }
+    const size_t is = perm[0], iv = perm[TOY_N - 1];
+    memcpy(xyz, rpr_geoms_xyz(t->geoms), sizeof xyz);
+    memcpy(xyz + iv * n3, xyz + is * n3, n3 * sizeof(double));
+    memcpy(lab, t->scalar, sizeof lab);
+    double lmin = INFINITY, lmax = -INFINITY;
+    for (size_t i = 0; i < TOY_N; i++) {
+        lmin = fmin(lmin, lab[i]);
+        lmax = fmax(lmax, lab[i]);
+    }
+    const double delta = lmax - lmin;
+    lab[iv] = lab[is] + delta;
+    CHECK_OK(rpr_geoms_new(TOY_NATOMS, TOY_N, toy_numbers, xyz, NULL, &g, &err),
+             &err);
+    CHECK_OK(rpr_train(&o, g, lab, NULL, NULL, &m, &err), &err);
+    if (m == NULL)
+        goto cleanup;
+    model_fit_data(m, lab, 0, X, y);
+    search_as_train(&o, m, X, y, &ch);
+    const double lam2 = m->sub[0].lambda[0];
+    j = log2(lam2 / ch.lambda) / 2.0;
+    CHECK(lam2 > ch.lambda && j == floor(j) && lam2 <= 0x1p-8);
+    printf("final fit, not admissible: the search's lambda 2^%.4g, the "
+           "model's 2^%.4g (%g rungs up)\n",
+           log2(ch.lambda), log2(lam2), j);
+    double ymax = 0.0, a1 = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        ymax = fmax(ymax, fabs(y[i]));
+        a1 += fabs(m->sub[0].alpha[i]);
+    }
+    /* kmax = 1 (Laplacian); the stored coefficients pass the rule ... */
+    CHECK(DBL_EPSILON * a1 <= o.rounding_tol * ymax);
+    CHECK(a1 >= delta / lam2 * (1.0 - 2.0 * n * DBL_EPSILON));
+    /* ... and those of the rung below do not (same krr_fit). */
+    kernel_matrix_sym(&lap, D, n, X, K);
+    memcpy(a, y, sizeof a);
+    CHECK_OK(krr_fit(n, K, lam2 / 4.0, 1, a, &err), &err);
+    a1 = 0.0;
+    for (size_t i = 0; i < n; i++)
+        a1 += fabs(a[i]);
+    CHECK(!(DBL_EPSILON * a1 <= o.rounding_tol * ymax));
+    rpr_model_free(m);
+    m = NULL;
+
+    /* (c) */
+    o.lg_lambda_lo = -62;
+    o.lg_lambda_hi = -30;
+    CHECK_FAIL(train_with_geoms(g, &o, lab, &err), RPR_EINVAL, &err,
+               "component y (frame none)", "raise lg_lambda_hi");
+
+cleanup:
+    rpr_model_free(m);
+    rpr_geoms_free(g);
+    free(X);
+    free(K);
+}
+
+/* Progress is one monotone sequence from the first report to 1, over the
+ * searches of every frame (blend: two), the final fits, and KREG. */
+typedef struct progress_seq {
+    double last;
+    int calls, bad;
+} progress_seq;
+
+static void progress_monotone(void *ctx, double fraction, const char *what)
+{
+    progress_seq *p = ctx;
+    if (!(fraction >= p->last && fraction <= 1.0) || what == NULL)
+        p->bad++;
+    p->last = fraction;
+    p->calls++;
+}
+
+static void test_progress(const toy_set *t)
+{
+    rpr_train_options o;
+    rpr_error err;
+    rpr_model *m = NULL;
+    for (int k = 0; k < 3; k++) {
+        progress_seq p = {0.0, 0, 0};
+        rpr_train_options_default(&o);
+        o.nlg_sigma = 3;
+        o.nlg_lambda = 3;
+        o.lg_depth = 2;
+        o.progress = progress_monotone;
+        o.progress_ctx = &p;
+        const double *values = t->mu;
+        const double *grad = NULL;
+        if (k == 0) {
+            o.property = RPR_PROPERTY_DIPOLE;
+            o.frame = RPR_FRAME_BLEND;
+        } else if (k == 1) {
+            o.property = RPR_PROPERTY_POLARIZABILITY;
+            o.sigma = 0.2385; /* lambda only */
+            values = t->alpha;
+        } else {
+            o.property = RPR_PROPERTY_ENERGY;
+            values = t->energy;
+            grad = t->grad;
+        }
+        CHECK_OK(rpr_train(&o, t->geoms, values, grad, NULL, &m, &err), &err);
+        /* Searches report per sigma: several calls, all in order. */
+        CHECK(p.calls >= 4 && p.bad == 0 && p.last == 1.0);
+        rpr_model_free(m);
+        m = NULL;
+    }
+}
+
 /* ------------------------------------------------------------ main */
 
 static void test_names(void)
@@ -1415,6 +1746,9 @@ int main(void)
     test_round_trip(&t);
     test_bad_files(&t);
     test_bad_training(&t);
+    test_partial_search(&t);
+    test_final_fit(&t);
+    test_progress(&t);
     test_dce();
     rpr_geoms_free(t.geoms);
     if (test_failures == 0) { /* keep the files of a failure to look at */
