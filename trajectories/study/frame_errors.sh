@@ -46,7 +46,10 @@ errors() { # RUNSDIR FRAME -> $OUT/FRAME.err
             --descriptor "$d" --kernel "$k" --frame "$2"
         predict "$1" "$prop-$d-$k-$2" "$TE"
     done
-    awk '!/^#/' "$1/dipole-$d-$k-$2.$TE.health" |
+    # Only the first 14 health columns: later rpr versions append more
+    # (blend_fallback), which would shift every column pasted after them.
+    awk '!/^#/ { for (i = 1; i <= 14; i++) printf "%s%s", $i, i < 14 ? " " : "\n" }' \
+        "$1/dipole-$d-$k-$2.$TE.health" |
         paste "$DATA/$TE.dihedrals" - "$DATA/$TE.dipoles" \
             "$1/dipole-$d-$k-$2.$TE.pred" "$DATA/$TE.pol" \
             "$1/polarizability-$d-$k-$2.$TE.pred" |
