@@ -1622,5 +1622,15 @@ int main(void)
     test_scale();
     if (test_failures > 0)
         fprintf(stderr, "seed %#llx\n", (unsigned long long) seed);
+    /* The input files written above live in the build directory; remove
+     * them so that distclean leaves nothing behind (make distcheck). */
+    static const char *const scratch[] = {
+        "spec_back.dat",   "spec_dup.dat",   "spec_early.dat", "spec_empty.dat",
+        "spec_few.dat",    "spec_flat.dat",  "spec_fmt.dat",   "spec_gap.dat",
+        "spec_inf.dat",    "spec_munan.dat", "spec_nan.dat",   "spec_nf.dat",
+        "spec_nocols.dat", "spec_nonu.dat",  "spec_ok.dat",    "spec_twice.dat",
+        "spec_two.dat",    "spec_word.dat",  "spec_table.txt"};
+    for (size_t i = 0; i < sizeof scratch / sizeof scratch[0]; i++)
+        remove(scratch[i]);
     return test_exit("test_spectrum");
 }
