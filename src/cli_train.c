@@ -55,7 +55,11 @@ static void cli_train_usage(FILE *f)
         "                     (the lab-frame baseline); energy and scalar "
         "models of\n"
         "                     invariant descriptors are frame-free\n"
-        "  --weights W        mass (default) or charge: weights of the frame\n"
+        "  --weights W        mass (default), charge or unit: weights of "
+        "the\n"
+        "                     principal-axes frame\n"
+        "  --kabsch-weights W unit (default: every atom 1), mass or charge:\n"
+        "                     weights of the Kabsch fit and its centre\n"
         "  --eq F             equilibrium geometry for RE (XYZ, angstrom); "
         "default:\n"
         "                     lowest energy (energy), else the first geometry"
@@ -99,6 +103,21 @@ static int cli_train_bad(const char *opt, const char *arg)
     return 2;
 }
 
+/* "mass", "charge" or "unit"; RPR_EINVAL for anything else. */
+static rpr_status cli_train_weighting(const char *name,
+                                      rpr_frame_weighting *weighting)
+{
+    if (strcmp(name, "mass") == 0)
+        *weighting = RPR_WEIGHT_MASS;
+    else if (strcmp(name, "charge") == 0)
+        *weighting = RPR_WEIGHT_CHARGE;
+    else if (strcmp(name, "unit") == 0)
+        *weighting = RPR_WEIGHT_UNIT;
+    else
+        return RPR_EINVAL;
+    return RPR_OK;
+}
+
 int cli_train(int argc, char **argv)
 {
     enum {
@@ -117,6 +136,7 @@ int cli_train(int argc, char **argv)
         OPT_LAMBDA_GRAD,
         OPT_FRAME,
         OPT_WEIGHTS,
+        OPT_KABSCH_WEIGHTS,
         OPT_EQ,
         OPT_CRITERION,
         OPT_VALFRAC,
@@ -140,6 +160,7 @@ int cli_train(int argc, char **argv)
         {"lambda-grad", required_argument, NULL, OPT_LAMBDA_GRAD},
         {"frame", required_argument, NULL, OPT_FRAME},
         {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"kabsch-weights", required_argument, NULL, OPT_KABSCH_WEIGHTS},
         {"eq", required_argument, NULL, OPT_EQ},
         {"criterion", required_argument, NULL, OPT_CRITERION},
         {"validation-fraction", required_argument, NULL, OPT_VALFRAC},
@@ -213,12 +234,14 @@ int cli_train(int argc, char **argv)
             frame_given = 1;
             break;
         case OPT_WEIGHTS:
-            if (strcmp(optarg, "mass") == 0)
-                opt.frame_options.weighting = RPR_WEIGHT_MASS;
-            else if (strcmp(optarg, "charge") == 0)
-                opt.frame_options.weighting = RPR_WEIGHT_CHARGE;
-            else
+            if (cli_train_weighting(optarg, &opt.frame_options.weighting) !=
+                RPR_OK)
                 return cli_train_bad("weights", optarg);
+            break;
+        case OPT_KABSCH_WEIGHTS:
+            if (cli_train_weighting(
+                    optarg, &opt.frame_options.kabsch_weighting) != RPR_OK)
+                return cli_train_bad("kabsch-weights", optarg);
             break;
         case OPT_EQ: eq_path = optarg; break;
         case OPT_CRITERION:

@@ -32,13 +32,16 @@ void rpr_frame_options_default(rpr_frame_options *opt)
     opt->margin_lo = 0.05;
     opt->margin_hi = 0.25;
     opt->sign_average = 0;
+    opt->kabsch_weighting = RPR_WEIGHT_UNIT;
 }
 
 void frame_weights(rpr_frame_weighting weighting, size_t natoms,
                    const int *numbers, const double *masses, double *w)
 {
     for (size_t a = 0; a < natoms; a++)
-        w[a] = weighting == RPR_WEIGHT_CHARGE ? (double) numbers[a] : masses[a];
+        w[a] = weighting == RPR_WEIGHT_UNIT     ? 1.0
+               : weighting == RPR_WEIGHT_CHARGE ? (double) numbers[a]
+                                                : masses[a];
 }
 
 /* ------------------------------------------------------------ helpers */

@@ -15,8 +15,9 @@
 
 #include "internal.h"
 
-/* Weights [natoms] for the options' weighting (masses in amu or nuclear
- * charges Z).  masses may be NULL with RPR_WEIGHT_CHARGE. */
+/* Weights [natoms] for a weighting (masses in amu, nuclear charges Z, or 1
+ * for every atom).  masses may be NULL with RPR_WEIGHT_CHARGE or
+ * RPR_WEIGHT_UNIT, numbers NULL with RPR_WEIGHT_MASS or RPR_WEIGHT_UNIT. */
 void frame_weights(rpr_frame_weighting weighting, size_t natoms,
                    const int *numbers, const double *masses, double *w);
 

@@ -86,6 +86,16 @@ const char *model_frame_name(rpr_frame_kind frame)
     return NULL;
 }
 
+const char *model_weighting_name(rpr_frame_weighting weighting)
+{
+    switch (weighting) {
+    case RPR_WEIGHT_MASS: return "mass";
+    case RPR_WEIGHT_CHARGE: return "charge";
+    case RPR_WEIGHT_UNIT: return "unit";
+    }
+    return NULL;
+}
+
 rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame)
 {
     static const rpr_frame_kind all[] = {RPR_FRAME_NONE, RPR_FRAME_PRINCIPAL,
@@ -230,11 +240,12 @@ static size_t model_walk(const model_shape *s, unsigned char *base,
     } while (0)
 
     int *numbers = NULL;
-    double *d0 = NULL, *d1 = NULL, *d2 = NULL, *d3 = NULL;
+    double *d0 = NULL, *d1 = NULL, *d1k = NULL, *d2 = NULL, *d3 = NULL;
     size_t *sel = NULL;
     MODEL_PLACE(numbers, s->natoms, 1, int);
     MODEL_PLACE(d0, s->natoms, 1, double);
     MODEL_PLACE(d1, s->natoms, 1, double);
+    MODEL_PLACE(d1k, s->natoms, 1, double);
     MODEL_PLACE(d2, s->natoms, 3, double);
     MODEL_PLACE(d3, s->natoms, 3, double);
     MODEL_PLACE(sel, s->nsel, 1, size_t);
@@ -242,6 +253,7 @@ static size_t model_walk(const model_shape *s, unsigned char *base,
         m->numbers = numbers;
         m->masses = d0;
         m->weights = d1;
+        m->kweights = d1k;
         m->xyz_eq = d2;
         m->xyz_eq_a = d3;
         m->sel = s->nsel > 0 ? sel : NULL;
@@ -371,6 +383,8 @@ rpr_status model_derive(rpr_model *m, rpr_error *err)
         return st;
     frame_weights(m->frame_options.weighting, m->natoms, m->numbers, m->masses,
                   m->weights);
+    frame_weights(m->frame_options.kabsch_weighting, m->natoms, m->numbers,
+                  m->masses, m->kweights);
     for (size_t i = 0; i < 3 * m->natoms; i++)
         m->xyz_eq_a[i] = m->xyz_eq[i] * RPR_ANGSTROM_PER_BOHR;
     for (size_t k = 0; k < m->nsub; k++) {
@@ -697,7 +711,7 @@ static rpr_status model_sub_frame(const rpr_model *m, const model_sub *s,
         return frame_principal(m->natoms, m->weights, xyz, &m->frame_options, Q,
                                origin, h, err);
     case RPR_FRAME_KABSCH:
-        return frame_kabsch(m->natoms, m->weights, s->ref, xyz, Q, origin,
+        return frame_kabsch(m->natoms, m->kweights, s->ref, xyz, Q, origin,
                             margin, err);
     case RPR_FRAME_BLEND: break;
     }
@@ -1103,9 +1117,12 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
     fprintf(out, "kernel:        %s", model_kernel_name(m->kernel));
     if (m->kernel == KERNEL_MATERN)
         fprintf(out, " (n = %d)", m->matern_n);
-    fprintf(out, "\nframe:         %s, %s weights\n",
-            model_frame_name(m->frame),
-            o->weighting == RPR_WEIGHT_CHARGE ? "charge" : "mass");
+    fprintf(out, "\nframe:         %s, %s weights", model_frame_name(m->frame),
+            model_weighting_name(o->weighting));
+    if (m->frame == RPR_FRAME_KABSCH || m->frame == RPR_FRAME_BLEND)
+        fprintf(out, ", Kabsch fit %s weights",
+                model_weighting_name(o->kabsch_weighting));
+    fputc('\n', out);
     fprintf(out,
             "frame options: sign_tol %g, gap %g..%g, sign %g..%g, "
             "margin %g..%g, sign averaging %s\n",

@@ -35,7 +35,7 @@ enum {
     /* Version of the binary cache layout; bump when struct rpr_model or
      * model_layout() changes (the cache also checks sizeof and the library
      * version). */
-    MODEL_CACHE_VERSION = 1,
+    MODEL_CACHE_VERSION = 2,
     MODEL_MAX_COMP = 6, /* polarizability */
     MODEL_MAX_SUB = 2,  /* blend: principal and Kabsch */
     MODEL_NAME_LEN = 32,
@@ -113,7 +113,8 @@ struct rpr_model {
     /* Arrays in the arena. */
     int *numbers;     /* [natoms] */
     double *masses;   /* [natoms] amu */
-    double *weights;  /* derived [natoms]: frame weights (mass or Z) */
+    double *weights;  /* derived [natoms]: principal-frame weights */
+    double *kweights; /* derived [natoms]: Kabsch-fit weights */
     double *xyz_eq;   /* [natoms][3] bohr */
     double *xyz_eq_a; /* derived [natoms][3] angstrom, for the descriptor */
     size_t *sel;      /* [nsel] selected atoms, 0-based */
@@ -160,6 +161,8 @@ const char *model_property_unit(rpr_property property);
 /* "none", "principal", "kabsch", "blend"; NULL if out of range. */
 const char *model_frame_name(rpr_frame_kind frame);
 rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame);
+/* "mass", "charge", "unit"; NULL if out of range. */
+const char *model_weighting_name(rpr_frame_weighting weighting);
 const char *model_kernel_name(kernel_type type);
 
 /* Sign averaging (frames.md 4.7): the factor +-1 by which frame component

@@ -218,14 +218,15 @@ static void model_xml_write(const rpr_model *m, FILE *f)
     fprintf(f, "  <kernel name=\"%s\" matern-n=\"%d\"/>\n",
             model_kernel_name(m->kernel), m->matern_n);
     fprintf(f,
-            "  <frame kind=\"%s\" weighting=\"%s\" sign-tol=\"%.17g\" "
+            "  <frame kind=\"%s\" weighting=\"%s\" "
+            "kabsch-weighting=\"%s\" sign-tol=\"%.17g\" "
             "gap-lo=\"%.17g\" gap-hi=\"%.17g\" sign-lo=\"%.17g\" "
             "sign-hi=\"%.17g\" margin-lo=\"%.17g\" margin-hi=\"%.17g\" "
             "sign-average=\"%d\"/>\n",
-            model_frame_name(m->frame),
-            o->weighting == RPR_WEIGHT_CHARGE ? "charge" : "mass", o->sign_tol,
-            o->gap_lo, o->gap_hi, o->sign_lo, o->sign_hi, o->margin_lo,
-            o->margin_hi, o->sign_average != 0);
+            model_frame_name(m->frame), model_weighting_name(o->weighting),
+            model_weighting_name(o->kabsch_weighting), o->sign_tol, o->gap_lo,
+            o->gap_hi, o->sign_lo, o->sign_hi, o->margin_lo, o->margin_hi,
+            o->sign_average != 0);
     fprintf(f,
             "  <training points=\"%zu\" gradients=\"%zu\" "
             "data-hash=\"%016" PRIx64 "\" prior=\"%s\" criterion=\"%s\" "
@@ -379,6 +380,16 @@ static int model_xml_attr(const xmlNode *node, const char *name, char *buf,
     snprintf(buf, len, "%s", (const char *) v);
     xmlFree(v);
     return 1;
+}
+
+/* A weighting name the schema has accepted (mass, charge or unit). */
+static rpr_frame_weighting model_xml_weighting(const char *name)
+{
+    if (strcmp(name, "charge") == 0)
+        return RPR_WEIGHT_CHARGE;
+    if (strcmp(name, "unit") == 0)
+        return RPR_WEIGHT_UNIT;
+    return RPR_WEIGHT_MASS;
 }
 
 static rpr_status model_xml_fail(const model_xml_reader *r, const xmlNode *node,
@@ -852,9 +863,16 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
     /* Frame options. */
     {
         rpr_frame_options *const o = &m->frame_options;
+        /* The schema restricts both weightings to mass, charge and unit.
+         * Files written before kabsch-weighting existed fitted Kabsch with
+         * the one weighting of the file (mass unless trained with
+         * --weights charge): read them so. */
         model_xml_attr(p.frame, "weighting", buf, sizeof buf);
-        o->weighting =
-            strcmp(buf, "charge") == 0 ? RPR_WEIGHT_CHARGE : RPR_WEIGHT_MASS;
+        o->weighting = model_xml_weighting(buf);
+        o->kabsch_weighting =
+            model_xml_attr(p.frame, "kabsch-weighting", buf, sizeof buf)
+                ? model_xml_weighting(buf)
+                : o->weighting;
         if ((st = model_xml_double(r, p.frame, "sign-tol", 1, &o->sign_tol)) !=
                 RPR_OK ||
             (st = model_xml_double(r, p.frame, "gap-lo", 1, &o->gap_lo)) !=

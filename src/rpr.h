@@ -216,10 +216,12 @@ typedef enum rpr_frame_kind {
                                 the two frames is well defined */
 } rpr_frame_kind;
 
-/** Weights that define the centre and the inertia-like tensor. */
+/** Weights that define the centre and the inertia-like tensor (or the
+ *  Kabsch fit). */
 typedef enum rpr_frame_weighting {
-    RPR_WEIGHT_MASS = 0,  /* atomic masses, centre of mass */
-    RPR_WEIGHT_CHARGE = 1 /* nuclear charges Z, centre of nuclear charge */
+    RPR_WEIGHT_MASS = 0,   /* atomic masses, centre of mass */
+    RPR_WEIGHT_CHARGE = 1, /* nuclear charges Z, centre of nuclear charge */
+    RPR_WEIGHT_UNIT = 2    /* every atom 1, centroid */
 } rpr_frame_weighting;
 
 /**
@@ -228,6 +230,8 @@ typedef enum rpr_frame_weighting {
  * records them so that prediction uses what training used.
  */
 typedef struct rpr_frame_options {
+    /* Weights of the principal-axes frame (inertia-like tensor and its
+     * centre).  Default RPR_WEIGHT_MASS, the paper's. */
     rpr_frame_weighting weighting;
     /* |skewness| below which an axis sign falls back to the atom-label
      * rule (frames.md 4.3).  Default 1e-3. */
@@ -253,13 +257,24 @@ typedef struct rpr_frame_options {
      * sigma and lambda come from the search of the unaveraged model.
      * Default 0. */
     int sign_average;
+    /* Weights of the Kabsch fit and of its centre (the Kabsch frame alone
+     * or in the blend); weighting above stays that of the principal axes.
+     * Default RPR_WEIGHT_UNIT: with mass weights the two chlorines of
+     * dichloroethane dominate the cross-covariance, and its smallest
+     * singular value passes near zero close to the anti conformer, a seam
+     * of the frame inside the sampled region; equal weights keep it away
+     * (docs/models.md, Frames).  Model files without it fitted Kabsch
+     * with their one weighting (mass unless trained with charge) and are
+     * read so. */
+    rpr_frame_weighting kabsch_weighting;
 } rpr_frame_options;
 void rpr_frame_options_default(rpr_frame_options *opt);
 
 /** Per-geometry diagnostics of the frame (one per predicted step). */
 typedef struct rpr_frame_health {
     double moments[3];          /* principal moments, ascending; amu bohr^2
-                                   (Z bohr^2 with charge weighting) */
+                                   (Z bohr^2 with charge weighting,
+                                   bohr^2 with unit weighting) */
     double gap12, gap23;        /* (I2-I1)/(I2+I1), (I3-I2)/(I3+I2) */
     double sign_reliability[3]; /* |mass-weighted skewness| per axis */
     int sign_fallback;          /* bit k set: axis k signed by label rule */

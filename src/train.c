@@ -305,7 +305,7 @@ static rpr_status train_frame(const rpr_model *m, const model_sub *s,
         return frame_principal(m->natoms, m->weights, xyz, &m->frame_options, Q,
                                origin, &h, err);
     case RPR_FRAME_KABSCH:
-        return frame_kabsch(m->natoms, m->weights, s->ref, xyz, Q, origin,
+        return frame_kabsch(m->natoms, m->kweights, s->ref, xyz, Q, origin,
                             &margin, err);
     case RPR_FRAME_BLEND: break;
     }
@@ -338,7 +338,7 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
         for (size_t i = 0; i < rpr_geoms_nframes(geoms); i++) {
             const double *const x = rpr_geoms_xyz(geoms) + i * n3;
             double margin;
-            st = frame_kabsch(m->natoms, m->weights, x, x, Q, origin, &margin,
+            st = frame_kabsch(m->natoms, m->kweights, x, x, Q, origin, &margin,
                               NULL);
             if (st == RPR_OK && margin > best) {
                 best = margin;
@@ -347,14 +347,14 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
         }
     }
     for (size_t a = 0; a < m->natoms; a++) {
-        W += m->weights[a];
+        W += m->kweights[a];
         for (int k = 0; k < 3; k++)
-            c[k] += m->weights[a] * ref[3 * a + k];
+            c[k] += m->kweights[a] * ref[3 * a + k];
     }
     for (size_t a = 0; a < m->natoms; a++)
         for (int k = 0; k < 3; k++)
             s->ref[3 * a + k] = ref[3 * a + k] - c[k] / W;
-    st = frame_kabsch(m->natoms, m->weights, s->ref, s->ref, Q, origin,
+    st = frame_kabsch(m->natoms, m->kweights, s->ref, s->ref, Q, origin,
                       &s->ref_margin, err);
     if (st != RPR_OK) {
         error_prefix(err, "Kabsch reference (%s)",

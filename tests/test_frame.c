@@ -983,6 +983,13 @@ static void check_weights(void)
     CHECK(w[0] == 6.0 && w[1] == 17.0 && w[2] == 1.0);
     frame_weights(RPR_WEIGHT_CHARGE, 3, z, NULL, w);
     CHECK(w[1] == 17.0);
+    /* Unit weights read neither numbers nor masses. */
+    w[0] = w[1] = w[2] = NAN;
+    frame_weights(RPR_WEIGHT_UNIT, 3, z, mass, w);
+    CHECK(w[0] == 1.0 && w[1] == 1.0 && w[2] == 1.0);
+    w[0] = w[1] = w[2] = NAN;
+    frame_weights(RPR_WEIGHT_UNIT, 3, NULL, NULL, w);
+    CHECK(w[0] == 1.0 && w[1] == 1.0 && w[2] == 1.0);
 }
 
 static void check_defaults(void)
@@ -996,6 +1003,7 @@ static void check_defaults(void)
     CHECK(o.sign_lo == o.sign_tol && o.sign_hi == 10.0 * o.sign_tol);
     CHECK(o.margin_lo == 0.05 && o.margin_hi == 0.25);
     CHECK(o.sign_average == 0);
+    CHECK(o.kabsch_weighting == RPR_WEIGHT_UNIT);
 }
 
 int main(void)
@@ -1038,6 +1046,19 @@ int main(void)
         const int z[8] = {6, 6, 17, 17, 1, 1, 1, 1};
         frame_weights(RPR_WEIGHT_CHARGE, 8, z, NULL, m.w);
         check_covariance(&m, &oz, 1, 200, &rng);
+    }
+    /* So is unit weighting (the Kabsch default), for both frames. */
+    {
+        molecule m;
+        rpr_frame_options ou = opt;
+        ou.weighting = RPR_WEIGHT_UNIT;
+        dce_build(100.0, &m);
+        frame_weights(RPR_WEIGHT_UNIT, 8, NULL, NULL, m.w);
+        check_covariance(&m, &ou, 0, 200, &rng);
+        check_covariance(&m, &ou, 1, 200, &rng);
+        check_kabsch_covariance(&m, &rng);
+        for (int reflect = 0; reflect < 2; reflect++)
+            check_kabsch_planted(&m, reflect, &rng, &ou);
     }
 
     check_dce_table(&opt);

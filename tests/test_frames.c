@@ -13,8 +13,10 @@
  *     DCE data (dce/ of the build tree) along torsion scans 180 -> 60 deg
  *     and g+ -> anti -> g- (through the I2 = I3 crossing near 131.7 deg)
  *     with tumbling and smooth distortions: max/median per-step change
- *     below 20 (frames.md T3) for Kabsch and the blend; the principal
- *     frame's value is printed.
+ *     below 20 (frames.md T3) for Kabsch and the blend with the anti
+ *     reference (unit and mass Kabsch weights); with the default
+ *     reference a larger change must sit at a seam the health flags; the
+ *     principal frame's value is printed.
  *  T4. NH3, CH4, H2CO with exactly covariant toy labels: covariance,
  *     continuity, and H2CO +-wag (mirror images): mirrored predictions,
  *     the out-of-plane dipole learned, not averaged away.
@@ -249,10 +251,12 @@ static rpr_geoms *geoms_of(size_t n, const int *z, size_t nf, const double *x)
 }
 
 /* Train with the MLatom search (sigma, lambda <= 0) or given values. */
-static rpr_model *train(const rpr_geoms *g, const double *values,
-                        rpr_property p, rpr_frame_kind frame,
-                        const char *descriptor, const double *xyz_eq,
-                        double sigma, double lambda, int sign_average)
+/* Training with the Kabsch fit weighted by kw (NULL: the default). */
+static rpr_model *train_kw(const rpr_geoms *g, const double *values,
+                           rpr_property p, rpr_frame_kind frame,
+                           const char *descriptor, const double *xyz_eq,
+                           double sigma, double lambda, int sign_average,
+                           const rpr_frame_weighting *kw)
 {
     rpr_train_options o;
     rpr_error err;
@@ -265,9 +269,20 @@ static rpr_model *train(const rpr_geoms *g, const double *values,
     o.sigma = sigma;
     o.lambda = lambda;
     o.frame_options.sign_average = sign_average;
+    if (kw != NULL)
+        o.frame_options.kabsch_weighting = *kw;
     if (rpr_train(&o, g, values, NULL, NULL, &m, &err) != RPR_OK)
         die("rpr_train", &err);
     return m;
+}
+
+static rpr_model *train(const rpr_geoms *g, const double *values,
+                        rpr_property p, rpr_frame_kind frame,
+                        const char *descriptor, const double *xyz_eq,
+                        double sigma, double lambda, int sign_average)
+{
+    return train_kw(g, values, p, frame, descriptor, xyz_eq, sigma, lambda,
+                    sign_average, NULL);
 }
 
 static void predict(const rpr_model *m, rpr_workspace *ws, const double *x,
@@ -1048,27 +1063,34 @@ static void test_dce_continuity(void)
     }
 
     /* Kabsch references: the default (the least planar training
-     * geometry, a gauche one) and the ideal anti conformer.  With mass
-     * weights the heavy atoms decide the handedness of the O(3) fit, and
-     * a chiral (gauche) reference fits geometries nearer its mirror
-     * torsion improperly: the frame's handedness switches at a seam
-     * (sigma3 = 0) near anti, in these paths.  The heavy atoms of anti
-     * are coplanar, and its seam lies near syn instead, outside them.
-     * So T3 is asserted with the anti reference; with the default one a
-     * failure must sit at the seam the health flags. */
+     * geometry, a gauche one) and the ideal anti conformer.  An O(3) fit
+     * to a chiral (gauche) reference fits geometries nearer its mirror
+     * torsion improperly, so on a path from g+ to g- the frame's
+     * handedness must switch at a seam (sigma3 = 0) somewhere between.
+     * With mass weights the heavy atoms decide where, and the seam lies
+     * near anti, in both paths; with the default unit weights it moves
+     * away from anti (and out of the 180 -> 60 path), but the g+ -> g-
+     * path still crosses it.  The heavy atoms of anti are coplanar, and
+     * its seam lies near syn instead, outside the paths.  So T3 is
+     * asserted with the anti reference; with the default one a failure
+     * must sit at the seam the health flags. */
     double anti[24];
     dce_build(180.0, anti);
+    const rpr_frame_weighting mass = RPR_WEIGHT_MASS;
     struct {
         const char *name;
         rpr_frame_kind frame;
         const double *eq;
-        int must_pass; /* max/median < 20 asserted */
-    } kinds[5] = {
-        {"principal", RPR_FRAME_PRINCIPAL, NULL, 0},
-        {"kabsch (default)", RPR_FRAME_KABSCH, NULL, 0},
-        {"kabsch (anti ref)", RPR_FRAME_KABSCH, anti, 1},
-        {"blend (default ref)", RPR_FRAME_BLEND, NULL, 0},
-        {"blend (anti ref)", RPR_FRAME_BLEND, anti, 1},
+        const rpr_frame_weighting *kw; /* Kabsch weights; NULL default */
+        int must_pass;                 /* max/median < 20 asserted */
+    } kinds[7] = {
+        {"principal", RPR_FRAME_PRINCIPAL, NULL, NULL, 0},
+        {"kabsch (default)", RPR_FRAME_KABSCH, NULL, NULL, 0},
+        {"kabsch (mass wts)", RPR_FRAME_KABSCH, NULL, &mass, 0},
+        {"kabsch (anti ref)", RPR_FRAME_KABSCH, anti, NULL, 1},
+        {"blend (default ref)", RPR_FRAME_BLEND, NULL, NULL, 0},
+        {"blend (anti ref)", RPR_FRAME_BLEND, anti, NULL, 1},
+        {"kabsch (anti, mass)", RPR_FRAME_KABSCH, anti, &mass, 1},
     };
     const rpr_property props[2] = {RPR_PROPERTY_DIPOLE,
                                    RPR_PROPERTY_POLARIZABILITY};
@@ -1080,11 +1102,11 @@ static void test_dce_continuity(void)
            NSTEPS, NTRAIN);
     for (int ip = 0; ip < 2; ip++) {
         const size_t nc = rpr_property_ncomp(props[ip]);
-        for (int kf = 0; kf < 5; kf++) {
+        for (int kf = 0; kf < 7; kf++) {
             /* MLatom's search, as users train. */
             rpr_model *m =
-                train(tr, ip == 0 ? mu : alpha, props[ip], kinds[kf].frame,
-                      "RE", kinds[kf].eq, -1.0, -1.0, 0);
+                train_kw(tr, ip == 0 ? mu : alpha, props[ip], kinds[kf].frame,
+                         "RE", kinds[kf].eq, -1.0, -1.0, 0, kinds[kf].kw);
             rpr_workspace *ws = rpr_workspace_new(m);
             double ratio[2];
             size_t at[2] = {0, 0};
@@ -1111,7 +1133,7 @@ static void test_dce_continuity(void)
             }
             if (ip == 0 && kf == 0)
                 dce_gap_sweep(m, ws, 0.0, jac_pa, gaps);
-            if (ip == 0 && kf == 3)
+            if (ip == 0 && kf == 4)
                 dce_gap_sweep(m, ws, cbrt(eps), jac_bl, gaps);
             printf("  %-15s %-21s 180->60: %8.3g (at %6.1f deg)   "
                    "60->300: %8.3g (at %6.1f deg)\n",
@@ -1564,13 +1586,17 @@ static void test_spectrum(void)
      * exact one within a bound that is a small part of the peak, so it
      * has no background beyond the lab spectrum's plus that.  The
      * principal frame's jumps are printed: they spread over all
-     * frequencies.  So is the default reference's seam near anti. */
+     * frequencies.  The default reference with the default unit Kabsch
+     * weights passes the same bounds: no seam shows on this path
+     * (torsion 120 to 240 degrees). */
     spectrum_case(&dce_toy, 4, dce_at, 2500.0, 700.0, 0xdce7, RPR_FRAME_KABSCH,
                   anti, &r);
     CHECK(r.bound[1] < 0.05 * r.peak);
     CHECK(r.hi[1] <= r.hi[0] + r.bound[1] + 1e-12 * r.peak);
     spectrum_case(&dce_toy, 4, dce_at, 2500.0, 700.0, 0xdce7, RPR_FRAME_KABSCH,
                   NULL, &r);
+    CHECK(r.bound[1] < 0.05 * r.peak);
+    CHECK(r.hi[1] <= r.hi[0] + r.bound[1] + 1e-12 * r.peak);
     spectrum_case(&dce_toy, 4, dce_at, 2500.0, 700.0, 0xdce7, RPR_FRAME_BLEND,
                   NULL, &r);
     /* Planar H2CO: the out-of-plane wag band (1170 cm^-1) is there.  Every

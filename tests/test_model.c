@@ -10,7 +10,9 @@
  *  3. Energy gradients against central finite differences; the model's
  *     KREG formula against kreg_predict.
  *  4. XML round trip bit-exact (arrays, special doubles, predictions, a
- *     second save byte-identical); the binary cache.
+ *     second save byte-identical); the binary cache.  Kabsch weighting:
+ *     derived weights, covariance of kabsch and blend with unit, mass
+ *     and charge weights, round trip, old files without it read as mass.
  *  5. Bad files (schema, format, counts, NaN, property) with file:line;
  *     bad geometries and bad training inputs: every error path.
  *  6. Learning on the DCE data: 1000 training geometries, the rest held
@@ -332,8 +334,8 @@ static void test_against_definition(const toy_set *t)
                 frame_principal(TOY_NATOMS, m->weights, xyz, &m->frame_options,
                                 Q, o, &h, &err);
             else
-                frame_kabsch(TOY_NATOMS, m->weights, s->ref, xyz, Q, o, &margin,
-                             &err);
+                frame_kabsch(TOY_NATOMS, m->kweights, s->ref, xyz, Q, o,
+                             &margin, &err);
             frame_to_frame(TOY_NATOMS, Q, o, xyz, xf);
             for (size_t i = 0; i < 3 * TOY_NATOMS; i++)
                 xf[i] *= RPR_ANGSTROM_PER_BOHR;
@@ -858,6 +860,150 @@ static void test_round_trip(const toy_set *t)
     }
     for (int k = 0; k < 4; k++)
         rpr_model_free(models[k]);
+}
+
+/* Kabsch weighting (rpr_frame_options.kabsch_weighting): the weights the
+ * model derives, covariance of the Kabsch and blend frames with each
+ * weighting, the XML attribute and its round trip, and old files without
+ * the attribute (read with the frame weighting, mass by default). */
+static void test_kabsch_weighting(const toy_set *t)
+{
+    static const rpr_frame_weighting ws_[] = {RPR_WEIGHT_UNIT, RPR_WEIGHT_MASS,
+                                              RPR_WEIGHT_CHARGE};
+    static const rpr_frame_kind frames[] = {RPR_FRAME_KABSCH, RPR_FRAME_BLEND};
+    static const rpr_property props[] = {RPR_PROPERTY_DIPOLE,
+                                         RPR_PROPERTY_POLARIZABILITY};
+    rpr_error err;
+    test_rng rng = {0x5eed0011};
+    rpr_model *dip[3] = {NULL, NULL, NULL}; /* Kabsch dipole per weighting */
+
+    for (size_t iw = 0; iw < 3; iw++)
+        for (size_t jf = 0; jf < 2; jf++)
+            for (size_t kp = 0; kp < 2; kp++) {
+                rpr_train_options opt;
+                rpr_model *m = NULL;
+                rpr_train_options_default(&opt);
+                CHECK(opt.frame_options.kabsch_weighting == RPR_WEIGHT_UNIT);
+                opt.property = props[kp];
+                opt.frame = frames[jf];
+                opt.descriptor = "xyzQ"; /* covariant only through the frame */
+                opt.sigma = 0.2385;
+                opt.lambda = 1.7e-7;
+                opt.frame_options.kabsch_weighting = ws_[iw];
+                if (rpr_train(&opt, t->geoms, toy_values(t, props[kp]), NULL,
+                              NULL, &m, &err) != RPR_OK)
+                    die("rpr_train (kabsch weighting)", &err);
+                CHECK(m->frame_options.kabsch_weighting == ws_[iw]);
+                CHECK(m->frame_options.weighting == RPR_WEIGHT_MASS);
+                for (size_t a = 0; a < m->natoms; a++) {
+                    const double want = ws_[iw] == RPR_WEIGHT_UNIT ? 1.0
+                                        : ws_[iw] == RPR_WEIGHT_CHARGE
+                                            ? (double) m->numbers[a]
+                                            : m->masses[a];
+                    CHECK(m->kweights[a] == want);
+                    CHECK(m->weights[a] == m->masses[a]);
+                }
+                rpr_workspace *ws = rpr_workspace_new(m);
+                double worst = 0.0;
+                for (int trial = 0; trial < 16; trial++) {
+                    double xyz[3 * TOY_NATOMS], R[9], tr[3];
+                    toy_geometry(&rng, xyz);
+                    test_random_orthogonal(&rng, trial % 2, R);
+                    for (int k = 0; k < 3; k++)
+                        tr[k] = 5.0 * test_rng_normal(&rng);
+                    worst =
+                        fmax(worst, covariance_dev(m, ws, xyz, R, tr, 0, NULL));
+                }
+                /* Same bound as test_covariance (rounding is ~1e-14). */
+                if (!(worst <= 1e-10))
+                    fprintf(stderr, "covariance %s frame %s weights %s: %.3g\n",
+                            rpr_property_name(props[kp]),
+                            model_frame_name(frames[jf]),
+                            model_weighting_name(ws_[iw]), worst);
+                CHECK(worst <= 1e-10);
+                rpr_workspace_free(ws);
+                if (jf == 0 && kp == 0)
+                    dip[iw] = m;
+                else
+                    rpr_model_free(m);
+            }
+
+    /* The option reaches the fit: unit and mass weights give different
+     * frames, hence different predictions at a generic geometry (a check
+     * that cannot pass if the weighting were ignored). */
+    {
+        double xyz[3 * TOY_NATOMS], yu[3], ym[3];
+        rpr_workspace *ws = rpr_workspace_new(dip[0]);
+        toy_geometry(&rng, xyz);
+        CHECK_OK(rpr_predict(dip[0], ws, TOY_NATOMS, NULL, xyz, yu, NULL, NULL,
+                             &err),
+                 &err);
+        CHECK_OK(rpr_predict(dip[1], ws, TOY_NATOMS, NULL, xyz, ym, NULL, NULL,
+                             &err),
+                 &err);
+        CHECK(rel_dev(3, yu, ym) > 1e-6);
+        rpr_workspace_free(ws);
+    }
+
+    /* Round trip of each weighting: the attribute is written, read back
+     * bit for bit (check_same_model compares frame_options), and the
+     * predictions agree exactly. */
+    for (size_t iw = 0; iw < 3; iw++) {
+        char name[32], attr[64];
+        snprintf(name, sizeof name, "kw%zu.xml", iw);
+        const char *const p = tmp_path(name);
+        rpr_model *back = NULL;
+        CHECK_OK(rpr_model_save(dip[iw], p, &err), &err);
+        char *text = read_text(p, NULL);
+        snprintf(attr, sizeof attr, " kabsch-weighting=\"%s\"",
+                 model_weighting_name(ws_[iw]));
+        CHECK(strstr(text, attr) != NULL);
+        CHECK_OK(rpr_model_load(p, &back, &err), &err);
+        if (back != NULL) {
+            check_same_model(dip[iw], back);
+            check_same_predictions(dip[iw], back, 0x5eed0012 + iw);
+            CHECK(back->kweights[0] == dip[iw]->kweights[0]);
+        }
+        rpr_model_free(back);
+        back = NULL;
+
+        /* An old file (no kabsch-weighting) fitted Kabsch with its one
+         * weighting: mass here, charge when weighting="charge". */
+        char *old = replace(text, attr, "", NULL);
+        CHECK_OK(rpr_model_load(write_text("kw-old.xml", old), &back, &err),
+                 &err);
+        if (back != NULL) {
+            CHECK(back->frame_options.weighting == RPR_WEIGHT_MASS);
+            CHECK(back->frame_options.kabsch_weighting == RPR_WEIGHT_MASS);
+            for (size_t a = 0; a < back->natoms; a++)
+                CHECK(back->kweights[a] == back->masses[a]);
+        }
+        rpr_model_free(back);
+        back = NULL;
+        char *old_z =
+            replace(old, "weighting=\"mass\"", "weighting=\"charge\"", NULL);
+        CHECK_OK(rpr_model_load(write_text("kw-old-z.xml", old_z), &back, &err),
+                 &err);
+        if (back != NULL) {
+            CHECK(back->frame_options.weighting == RPR_WEIGHT_CHARGE);
+            CHECK(back->frame_options.kabsch_weighting == RPR_WEIGHT_CHARGE);
+        }
+        rpr_model_free(back);
+        back = NULL;
+
+        /* A value outside mass|charge|unit is refused by the schema. */
+        char *bad = replace(text, attr, " kabsch-weighting=\"equal\"", NULL);
+        const char *const pb = write_text("kw-bad.xml", bad);
+        CHECK_STATUS(rpr_model_load(pb, &back, &err), RPR_EPARSE);
+        CHECK(back == NULL);
+        CHECK(strstr(err.message, "does not match the model schema") != NULL);
+        free(bad);
+        free(old_z);
+        free(old);
+        free(text);
+    }
+    for (size_t iw = 0; iw < 3; iw++)
+        rpr_model_free(dip[iw]);
 }
 
 /* ------------------------------------------------------------ 5. errors */
@@ -1744,6 +1890,7 @@ int main(void)
     test_covariance(&t);
     test_gradients(&t);
     test_round_trip(&t);
+    test_kabsch_weighting(&t);
     test_bad_files(&t);
     test_bad_training(&t);
     test_partial_search(&t);
