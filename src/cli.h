@@ -54,9 +54,4 @@ int cli_parse_property(const char *cmd, const char *arg, rpr_property *p);
 int cli_check_property(const char *cmd, const rpr_model *model,
                        const char *model_path, const rpr_property *want);
 
-/* Component names ("x", "xx", "E", "y") and the unit of a property as
- * the library stores it ("e*bohr", "bohr^3", "hartree", "1"). */
-const char *cli_component_name(rpr_property property, size_t c);
-const char *cli_property_unit(rpr_property property);
-
 #endif /* RPR_CLI_H */

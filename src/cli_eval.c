@@ -214,7 +214,7 @@ int cli_eval(int argc, char **argv)
            model_path, rpr_property_name(prop), nf, xyz_path, values_path);
     printf("# %-8s %14s %14s %12s  %s\n", "component", "RMSE", "MAE", "R^2",
            "unit");
-    const char *const unit = cli_property_unit(prop);
+    const char *const unit = rpr_property_unit(prop);
     for (size_t c = 0; c < nc; c++) {
         /* Gather component c (strided) into contiguous arrays. */
         double *const p = extra, *const r = extra + nf;
@@ -222,8 +222,8 @@ int cli_eval(int argc, char **argv)
             p[k] = pred[nc * k + c];
             r[k] = ref[nc * k + c];
         }
-        eval_row(cli_component_name(prop, c), eval_compute(nf, 1, p, r, NULL),
-                 unit);
+        eval_row(rpr_property_component(prop, c),
+                 eval_compute(nf, 1, p, r, NULL), unit);
     }
     if (prop == RPR_PROPERTY_DIPOLE)
         eval_row("|mu|", eval_compute(nf, 3, pred, ref, NULL), unit);

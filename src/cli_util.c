@@ -184,27 +184,3 @@ int cli_check_property(const char *cmd, const rpr_model *model,
     }
     return 1;
 }
-
-const char *cli_component_name(rpr_property property, size_t c)
-{
-    static const char *const vec[3] = {"x", "y", "z"};
-    static const char *const ten[6] = {"xx", "xy", "xz", "yy", "yz", "zz"};
-    switch (property) {
-    case RPR_PROPERTY_SCALAR: return c == 0 ? "y" : NULL;
-    case RPR_PROPERTY_ENERGY: return c == 0 ? "E" : NULL;
-    case RPR_PROPERTY_DIPOLE: return c < 3 ? vec[c] : NULL;
-    case RPR_PROPERTY_POLARIZABILITY: return c < 6 ? ten[c] : NULL;
-    }
-    return NULL;
-}
-
-const char *cli_property_unit(rpr_property property)
-{
-    switch (property) {
-    case RPR_PROPERTY_SCALAR: return "1";
-    case RPR_PROPERTY_ENERGY: return "hartree";
-    case RPR_PROPERTY_DIPOLE: return "e*bohr";
-    case RPR_PROPERTY_POLARIZABILITY: return "bohr^3";
-    }
-    return "?";
-}

@@ -465,7 +465,7 @@ int cli_verify(int argc, char **argv)
            model_path, rpr_property_name(prop), nf, xyz_path, ntrans, shift,
            (unsigned long long) seed);
     double rel_v, rel_g = 0.0;
-    verify_print(rpr_property_name(prop), &wv, nf, cli_property_unit(prop),
+    verify_print(rpr_property_name(prop), &wv, nf, rpr_property_unit(prop),
                  xyz_path, geoms, &rel_v);
     if (with_grad)
         verify_print("gradient", &wg, nf,

@@ -51,7 +51,7 @@ rpr_status rpr_property_parse(const char *name, rpr_property *property)
     return RPR_EINVAL;
 }
 
-const char *model_component_name(rpr_property property, size_t c)
+const char *rpr_property_component(rpr_property property, size_t c)
 {
     static const char *const vec[] = {"x", "y", "z"};
     static const char *const ten[] = {"xx", "xy", "xz", "yy", "yz", "zz"};
@@ -64,7 +64,7 @@ const char *model_component_name(rpr_property property, size_t c)
     return NULL;
 }
 
-const char *model_property_unit(rpr_property property)
+const char *rpr_property_unit(rpr_property property)
 {
     switch (property) {
     case RPR_PROPERTY_SCALAR: return "1";
@@ -1056,7 +1056,7 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
         if (!isfinite(value[c]))
             return RPR_FAIL(err, RPR_ENONFINITE,
                             "prediction of component %s is %g",
-                            model_component_name(m->property, c), value[c]);
+                            rpr_property_component(m->property, c), value[c]);
 
     if (grad != NULL) {
         /* dE/dR (per bohr) = (angstrom per bohr) J^T dE/dx, J per
@@ -1095,7 +1095,7 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
 
     fprintf(out, "property:      %s (%zu component%s, %s)\n",
             rpr_property_name(m->property), m->ncomp, m->ncomp > 1 ? "s" : "",
-            model_property_unit(m->property));
+            rpr_property_unit(m->property));
     fprintf(out, "trained by:    rpr %s\n", m->writer_version);
     fprintf(out, "atoms:         %zu:", m->natoms);
     for (size_t a = 0; a < m->natoms; a++) {
@@ -1151,7 +1151,7 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
                 "lambda", "prior", "val. RMSE", "val. MAE");
         for (size_t c = 0; c < m->ncomp; c++)
             fprintf(out, "  %-4s %12.5g %12.5g %14.8g %12.5g %12.5g\n",
-                    model_component_name(m->property, c), s->sigma[c],
+                    rpr_property_component(m->property, c), s->sigma[c],
                     s->lambda[c], s->prior[c], s->rmse[c], s->mae[c]);
         if (m->has_q)
             fprintf(out, "  lambda_grad %.5g\n", s->lambda_grad[0]);

@@ -154,10 +154,6 @@ rpr_status model_derive(rpr_model *model, rpr_error *err);
 /* Descriptor parameters of the model (borrowing its arrays). */
 void model_descriptor_params(const rpr_model *model, descriptor_params *p);
 
-/* Component names: "x" "y" "z", "xx" ... "zz", "E", "y". */
-const char *model_component_name(rpr_property property, size_t c);
-/* Unit of the property: "e*bohr", "bohr^3", "hartree", "1". */
-const char *model_property_unit(rpr_property property);
 /* "none", "principal", "kabsch", "blend"; NULL if out of range. */
 const char *model_frame_name(rpr_frame_kind frame);
 rpr_status model_frame_parse(const char *name, rpr_frame_kind *frame);

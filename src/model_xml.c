@@ -182,9 +182,10 @@ static void model_xml_write(const rpr_model *m, FILE *f)
             "  <property name=\"%s\" components=\"%zu\" unit=\"%s\" "
             "order=\"",
             rpr_property_name(m->property), m->ncomp,
-            model_property_unit(m->property));
+            rpr_property_unit(m->property));
     for (size_t c = 0; c < m->ncomp; c++)
-        fprintf(f, c == 0 ? "%s" : " %s", model_component_name(m->property, c));
+        fprintf(f, c == 0 ? "%s" : " %s",
+                rpr_property_component(m->property, c));
     fprintf(f, "\"/>\n");
 
     fprintf(f, "  <molecule atoms=\"%zu\" mass-unit=\"amu\">\n", m->natoms);
@@ -249,7 +250,7 @@ static void model_xml_write(const rpr_model *m, FILE *f)
             fprintf(f,
                     "    <component name=\"%s\" sigma=\"%.17g\" "
                     "lambda=\"%.17g\"",
-                    model_component_name(m->property, c), s->sigma[c],
+                    rpr_property_component(m->property, c), s->sigma[c],
                     s->lambda[c]);
             if (isfinite(s->lambda_grad[c]))
                 fprintf(f, " lambda-grad=\"%.17g\"", s->lambda_grad[c]);
@@ -952,12 +953,12 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
                 goto cleanup;
             }
             model_xml_attr(n, "name", buf, sizeof buf);
-            if (strcmp(buf, model_component_name(property, c)) != 0) {
+            if (strcmp(buf, rpr_property_component(property, c)) != 0) {
                 st = RPR_FAIL(r->err, RPR_EPARSE,
                               "%s:%ld: component %zu of %s is '%s', not '%s'",
                               r->path, model_xml_line(n), c + 1,
                               rpr_property_name(property),
-                              model_component_name(property, c), buf);
+                              rpr_property_component(property, c), buf);
                 goto cleanup;
             }
             if ((st = model_xml_double(r, n, "sigma", 1, &s->sigma[c])) !=

@@ -303,6 +303,13 @@ size_t rpr_property_ncomp(rpr_property property);
 const char *rpr_property_name(rpr_property property);
 /** Inverse of rpr_property_name; RPR_EINVAL if unknown. */
 rpr_status rpr_property_parse(const char *name, rpr_property *property);
+/** Name of component c as files and messages use it: "E" (energy), "y"
+ *  (scalar), "x" "y" "z" (dipole), "xx" "xy" "xz" "yy" "yz" "zz"
+ *  (polarizability); NULL if out of range. */
+const char *rpr_property_component(rpr_property property, size_t c);
+/** Unit of the property's values: "hartree", "1", "e*bohr", "bohr^3";
+ *  NULL if out of range. */
+const char *rpr_property_unit(rpr_property property);
 
 /** How sigma and lambda are chosen when they are not fixed. */
 typedef enum rpr_criterion {

@@ -549,7 +549,7 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
         st = krr_fit_ladder(n, K, nm, Yg, &ladder, lam, C, F, R, &failed, err);
         if (st != RPR_OK) {
             error_prefix(err, "component %s (frame %s)",
-                         model_component_name(
+                         rpr_property_component(
                              m->property, members[failed < nm ? failed : 0]),
                          model_frame_name(s->frame));
             goto cleanup;
@@ -812,7 +812,7 @@ static rpr_status train_sign_average(const rpr_train_options *opt, rpr_model *m,
         st = krr_fit(n, G, s->lambda[c0], nm, R, err);
         if (st != RPR_OK) {
             error_prefix(err, "component %s (frame %s, sign-averaged)",
-                         model_component_name(m->property, c0),
+                         rpr_property_component(m->property, c0),
                          model_frame_name(s->frame));
             goto cleanup;
         }

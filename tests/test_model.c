@@ -1859,6 +1859,22 @@ static void test_names(void)
     }
     CHECK_STATUS(rpr_property_parse("Dipole", &p), RPR_EINVAL);
     CHECK_STATUS(rpr_property_parse(NULL, &p), RPR_EINVAL);
+    /* Component names follow the value-file column order; units as in
+     * rpr.h; NULL past the end. */
+    static const char *const pol[6] = {"xx", "xy", "xz", "yy", "yz", "zz"};
+    for (size_t c = 0; c < 6; c++)
+        CHECK(strcmp(rpr_property_component(RPR_PROPERTY_POLARIZABILITY, c),
+                     pol[c]) == 0);
+    CHECK(strcmp(rpr_property_component(RPR_PROPERTY_DIPOLE, 2), "z") == 0);
+    CHECK(strcmp(rpr_property_component(RPR_PROPERTY_ENERGY, 0), "E") == 0);
+    CHECK(strcmp(rpr_property_component(RPR_PROPERTY_SCALAR, 0), "y") == 0);
+    CHECK(rpr_property_component(RPR_PROPERTY_DIPOLE, 3) == NULL);
+    CHECK(rpr_property_component((rpr_property) 9, 0) == NULL);
+    CHECK(strcmp(rpr_property_unit(RPR_PROPERTY_ENERGY), "hartree") == 0);
+    CHECK(strcmp(rpr_property_unit(RPR_PROPERTY_DIPOLE), "e*bohr") == 0);
+    CHECK(strcmp(rpr_property_unit(RPR_PROPERTY_POLARIZABILITY), "bohr^3") ==
+          0);
+    CHECK(rpr_property_unit((rpr_property) 9) == NULL);
     /* The embedded schema is the shipped file, byte for byte. */
     char path[512];
     size_t len;
