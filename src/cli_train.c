@@ -66,7 +66,7 @@ static void cli_train_usage(FILE *f)
         "\n"
         "                     Also the Kabsch reference, which is otherwise "
         "the\n"
-        "                     least planar training geometry\n"
+        "                     training geometry farthest from the fit's seam\n"
         "  --criterion C      holdout (default) or loo: selection of sigma, "
         "lambda\n"
         "  --validation-fraction X   hold-out share (default 0.2)\n"

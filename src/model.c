@@ -1144,7 +1144,7 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
             fprintf(out, " (reference: %s, margin %.4g)",
                     m->eq_source == MODEL_EQ_USER
                         ? "the equilibrium geometry"
-                        : "least planar training geometry",
+                        : "max-min-margin training geometry",
                     s->ref_margin);
         fputc('\n', out);
         fprintf(out, "  %-4s %12s %12s %14s %12s %12s\n", "comp", "sigma",

@@ -339,9 +339,10 @@ typedef struct rpr_train_options {
                                gradients); < 0 means equal to lambda */
     int prior_mean;         /* 1: subtract the training mean (default) */
     rpr_frame_kind frame;   /* default RPR_FRAME_KABSCH; its reference
-                               is xyz_eq if given, else the least planar
-                               training geometry (largest Kabsch margin
-                               sigma3/sigma1 against itself) */
+                               is xyz_eq if given, else the training
+                               geometry whose smallest Kabsch margin
+                               sigma3/sigma1 over the training set is
+                               largest (the seam kept off the data) */
     rpr_frame_options frame_options;
     rpr_criterion criterion;
     double validation_fraction; /* hold-out share, default 0.2 */

@@ -315,15 +315,16 @@ static rpr_status train_frame(const rpr_model *m, const model_sub *s,
 /*
  * Kabsch reference, centred on its weighted centre, and its margin against
  * itself (the blend's scale): the geometry the caller gave (opt->xyz_eq,
- * also the equilibrium geometry of RE), else the training geometry that is
- * least planar, i.e. with the largest margin sigma3/sigma1 against itself.
+ * also the equilibrium geometry of RE), else the training geometry
+ * whose smallest margin sigma3/sigma1 over the training geometries is
+ * largest (the seam of the fit kept away from the data).
  * Why not simply the first geometry: a reference whose mass is nearly
  * coplanar (anti 1,2-dichloroethane, its heavy atoms in one plane: margin
  * 0.0094) leaves the O(3) fit's handedness to the hydrogens, and thermal
  * geometries then sit near the tie between the proper and the improper
  * fit (margins ~1e-4), where the frame flips: on the DCE data the Kabsch
  * dipole RMSE is 0.13-0.2 e bohr with an anti reference and 0.004 with the
- * least planar training geometry (docs/results/frames.md).  O(n) self-fits.
+ * max-min-margin training geometry (docs/results/frames.md).
  */
 static rpr_status train_reference(const rpr_model *m, model_sub *s,
                                   const rpr_geoms *geoms, int user_eq,
@@ -334,15 +335,36 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
     const double *ref = m->xyz_eq;
     rpr_status st;
     if (!user_eq) {
+        /* The seam of the O(3) fit is where sigma3 of the cross-covariance
+         * vanishes (proper and improper fits tie).  Pick, among up to
+         * TRAIN_REF_CANDIDATES evenly spaced training geometries, the
+         * reference whose smallest margin sigma3/sigma1 over all training
+         * geometries is largest: the seam then lies as far from the sampled
+         * region as this data allows.  The margin is invariant under
+         * reflections of the geometry, so mirror images of the training
+         * geometries (g- for g+ data) are kept away from the seam too.
+         * Cost: candidates x N fits of ~3 us. */
+        enum { TRAIN_REF_CANDIDATES = 256 };
+        const size_t nf = rpr_geoms_nframes(geoms);
+        const size_t stride =
+            nf > TRAIN_REF_CANDIDATES ? nf / TRAIN_REF_CANDIDATES : 1;
         double best = -1.0;
-        for (size_t i = 0; i < rpr_geoms_nframes(geoms); i++) {
-            const double *const x = rpr_geoms_xyz(geoms) + i * n3;
-            double margin;
-            st = frame_kabsch(m->natoms, m->kweights, x, x, Q, origin, &margin,
-                              NULL);
-            if (st == RPR_OK && margin > best) {
-                best = margin;
-                ref = x;
+        for (size_t r = 0; r < nf; r += stride) {
+            const double *const y = rpr_geoms_xyz(geoms) + r * n3;
+            double worst = INFINITY;
+            for (size_t i = 0; i < nf && worst > best; i++) {
+                const double *const x = rpr_geoms_xyz(geoms) + i * n3;
+                double margin;
+                st = frame_kabsch(m->natoms, m->kweights, y, x, Q, origin,
+                                  &margin, NULL);
+                if (st != RPR_OK)
+                    margin = 0.0;
+                if (margin < worst)
+                    worst = margin;
+            }
+            if (worst > best) {
+                best = worst;
+                ref = y;
             }
         }
     }
@@ -359,7 +381,7 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
     if (st != RPR_OK) {
         error_prefix(err, "Kabsch reference (%s)",
                      user_eq ? "equilibrium geometry"
-                             : "least planar training geometry");
+                             : "max-min-margin training geometry");
         return st;
     }
     if (!(s->ref_margin > 0.0))
@@ -367,7 +389,7 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
                         "Kabsch reference (%s) is planar or linear: margin "
                         "%g; use --frame principal",
                         user_eq ? "equilibrium geometry"
-                                : "least planar training geometry",
+                                : "max-min-margin training geometry",
                         s->ref_margin);
     return RPR_OK;
 }
