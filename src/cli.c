@@ -22,7 +22,8 @@ static const cli_command cli_commands[] = {
      "certify rotation, reflection, translation "
      "covariance of a model"},
     {"info", cli_info, "print model metadata, descriptors and kernels"},
-    {"spectrum", cli_spectrum, "IR and Raman spectra from a trajectory"},
+    {"spectrum", cli_spectrum,
+     "IR and Raman spectra from rpr-nx property files"},
 };
 static const size_t cli_ncommands = sizeof cli_commands / sizeof *cli_commands;
 
