@@ -272,7 +272,8 @@ label() {
     esac
 }
 first_phi=$(head -n 1 "$DATA/$TR.dihedrals")
-# The least planar training geometry, found as rpr_train finds it: the
+# The default Kabsch reference as rpr_train stored it (the training
+# geometry farthest from the fit's seam): the
 # reference rpr stores is centred, so compare centred coordinates.
 ref_phi=$(awk '/<reference/ { on = 1; next } /<\/reference>/ { on = 0 }
     on && NF == 3 { print }' "$OUT/dipole-kabsch.xml" |
@@ -302,9 +303,10 @@ not edit by hand.
   out.
 - **Models**: RE descriptor, Gaussian kernel, sigma and lambda searched per
   component on an 80/20 split of the training set (MLatom's grid); one
-  model per frame.  The Kabsch reference is by default the least planar
-  training geometry (largest margin sigma3/sigma1 against itself; here
-  at a Cl-C-C-Cl dihedral of $ref_phi deg); "anti reference" models get
+  model per frame; Kabsch fits with equal weights (rpr's default).  The
+  Kabsch reference is by default the training geometry whose smallest
+  margin sigma3/sigma1 over the training set is largest (here at a
+  Cl-C-C-Cl dihedral of $ref_phi deg); "anti reference" models get
   the ideal anti conformer instead, "first training geometry" models the
   first training geometry (at $first_phi deg; rpr's default before issue
   7), both through \`--eq\`.  The last two rows use the RExyzCl
