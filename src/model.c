@@ -986,8 +986,9 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
         if (m->nsub != 1 ||
             (m->sub[0].frame != RPR_FRAME_NONE && m->desc->uses_frame))
             return RPR_FAIL(err, RPR_EINVAL,
-                            "gradients of a model whose descriptor depends "
-                            "on the %s frame are not implemented",
+                            "gradients need a descriptor that is invariant "
+                            "by itself (RE, ID, CM); this model's depends on "
+                            "its %s frame",
                             model_frame_name(m->frame));
     }
 
