@@ -2,7 +2,9 @@
 # test_pipeline.sh - the reference-data pipeline (trajectories/pipeline) end
 # to end on a few geometries: two very short restrained xtb windows, psi4
 # labels of 3 draws in chunks of 1 (2 workers), resuming without recomputing,
-# the error paths, collect, and the labels checked three ways by check.py:
+# the error paths, collect, a new work directory restored from the
+# collected set instead of relabelled, and the labels checked three ways by
+# check.py:
 # the exact formats and units of trajectories/dce-hf-adz, record 0 of the
 # shipped set relabelled, and psi4 finite differences.  About a minute of
 # CPU.  Needs xtb, psi4 and xz (exit 99 without them).
@@ -172,6 +174,62 @@ done
 contains "$out/README.md" "3 geometries of 1,2-dichloroethane"
 contains "$out/README.md" "default_rng([20261203, window])"
 contains "$out/README.md" "default_rng(20261204)"
+
+# 5b. A new work directory with the same settings starts after the
+# collected records: the windows and the draw are made again, the draw is
+# checked against the collected geometries, and the 3 chunks are restored
+# from $out instead of labelled (no psi4.out.xz); a chunk missing later is
+# restored alone.  (Steps 1-4 ran with the default --outdir, the committed
+# extension, which holds another draw: nothing was restored there.)
+w2=$dir/work2
+# shellcheck disable=SC2086
+expect 0 "$dir/run_restore.log" sh "$gen" run --workdir "$w2" $small \
+    --target 3 --outdir "$out"
+contains "$dir/run_restore.log" "restored 3 chunk(s) (0-2) from"
+contains "$dir/run_restore.log" "labelling: 3 of 3 chunks done, 0 to go"
+for c in 0000 0001 0002; do
+    [ -e "$w2/chunks/chunk_$c/psi4.out.xz" ] && fail "chunk $c labelled again"
+    for f in geoms.xyz energies.dat gradients.dat dipoles.dat \
+        polarizabilities.dat dihedrals.dat; do
+        cmp -s "$w/chunks/chunk_$c/$f" "$w2/chunks/chunk_$c/$f" ||
+            fail "restored chunk $c: $f differs from the labelled one"
+    done
+done
+rm -r "$w2/chunks/chunk_0001"
+expect 0 "$dir/run_restore2.log" sh "$gen" run --workdir "$w2" --target 3 \
+    --outdir "$out"
+contains "$dir/run_restore2.log" "restored 1 chunk(s) (1-1) from"
+expect 0 "$dir/collect2.log" sh "$gen" collect --workdir "$w2" \
+    --outdir "$dir/out2"
+for f in geoms.xyz energies.dat gradients.dat dipoles.dat \
+    polarizabilities.dat dihedrals.dat; do
+    xz -dc "$dir/out2/$f.xz" | cmp -s - "$dir/cat_$f" ||
+        fail "$dir/out2/$f.xz differs from the first collection"
+done
+contains "$dir/out2/README.md" "3 records were restored from an earlier"
+contains "$dir/out2/README.md" "with psi4 $(sed -n 's/.*"psi4_version": "\(.*\)".*/\1/p' \
+    "$w/chunks/chunk_0000/meta.json")"
+# A set whose record 0 is another draw is not restored (draw 0 is renamed
+# in a copy of the work directory, which label.py then refuses before
+# psi4); one whose later record differs from its draw is refused.
+cp -r "$w2" "$dir/work3"
+rm -r "$dir/work3/chunks/chunk_0000"
+sed -i 's/^draw=0 /draw=7 /' "$dir/work3/drawn.xyz"
+expect 1 "$dir/err_other.log" sh "$gen" run --workdir "$dir/work3" \
+    --target 3 --outdir "$out"
+contains "$dir/err_other.log" "holds another draw than"
+contains "$dir/err_other.log" "frame 0 is labelled 'draw=7"
+[ -e "$dir/work3/chunks/chunk_0000" ] && fail "mismatching chunk 0 restored"
+mkdir "$dir/out_bad"
+cp "$out"/*.xz "$dir/out_bad/"
+xz -dc "$out/geoms.xyz.xz" | awk 'NR == 13 { printf "%s %.10f %s %s\n", $1, $2 + 1e-6, $3, $4
+    next } 1' |
+    xz >"$dir/out_bad/geoms.xyz.xz"
+rm -r "$w2/chunks/chunk_0001"
+expect 1 "$dir/err_restore.log" sh "$gen" run --workdir "$w2" --target 3 \
+    --outdir "$dir/out_bad"
+contains "$dir/err_restore.log" "record 1 is not draw 1"
+[ -e "$w2/chunks/chunk_0001" ] && fail "mismatching chunk 1 restored"
 
 # 6. The labels: exact formats and units of the shipped set, invariances.
 expect 0 "$dir/check_out.log" python3 "$pipe/check.py" "$out"

@@ -8,9 +8,13 @@
 run: sample the xtb windows, draw geometries, label the first --target draws
 with psi4 in chunks, --workers processes at a time.  Everything finished is
 kept: a second run (after an interruption, or with a larger --target) only
-does what is missing.  The sampling and labelling options are stored in
-WORKDIR/config.json by the first run; a later run that asks for different
-values is refused, so a work directory never mixes settings.
+does what is missing.  Whole chunks that the collected set in --outdir
+already holds (a committed extension) are restored from it into the work
+directory instead of being labelled again, once the draw has been checked
+to reproduce their geometries (--no-restore turns this off).  The
+sampling and labelling options are stored in WORKDIR/config.json by the
+first run; a later run that asks for different values is refused, so a
+work directory never mixes settings.
 collect: write the finished records (draws 0..N-1, the longest run of
 finished chunks from the start) as xz-compressed files and README.md.
 status: what is done, what is running, the measured cost per geometry.
@@ -59,6 +63,11 @@ DEFAULTS = {
 }
 # 1634 shipped + 1366 = 3000; 1400 is the next multiple of chunk_size 20.
 DEFAULT_TARGET = 1400
+# Largest coordinate difference (angstrom) between a collected record and
+# the draw for the record to count as that draw (restore_chunks): both are
+# printed with 10 decimals from the same numbers, so they agree exactly
+# unless the draw differs.
+RESTORE_TOL_ANGSTROM = 1e-9
 
 
 def positive_int(text):
@@ -88,6 +97,9 @@ def parse_args(argv):
                    "chunks (default %(default)s)")
     p.add_argument("--memory-mb", type=positive_int, default=DEFAULT_MEMORY_MB,
                    help="psi4 memory per worker (default %(default)s)")
+    p.add_argument("--no-restore", dest="restore", action="store_false",
+                   help="run: label chunks again even if --outdir holds "
+                   "them")
     g = p.add_argument_group(
         "sampling and labelling (fixed by the first run of a work directory)")
     g.add_argument("--windows", dest="windows_deg", type=angle_list,
@@ -220,6 +232,119 @@ def remove_stale(workdir):
                     os.remove(path)
 
 
+def read_collected(outdir):
+    """The records of a collected set (collect's *.xz files) as lists of
+    per-record texts, by output file name; None if there is none."""
+    if not os.path.isfile(os.path.join(outdir, "geoms.xyz.xz")):
+        return None
+    records = {}
+    for name in OUTPUT_FILES:
+        path = os.path.join(outdir, name + ".xz")
+        with lzma.open(path, "rt") as f:
+            lines = f.read().splitlines(keepends=True)
+        per = {"geoms.xyz": 2 + NATOMS, "gradients.dat": 2 + NATOMS}.get(
+            name, 1)
+        if len(lines) % per:
+            raise PipelineError("%s: %d lines, not whole records of %d" %
+                                (path, len(lines), per))
+        records[name] = ["".join(lines[k:k + per])
+                         for k in range(0, len(lines), per)]
+    counts = {len(r) for r in records.values()}
+    if len(counts) != 1:
+        raise PipelineError("%s: files with different record counts %s" %
+                            (outdir, sorted(counts)))
+    return records
+
+
+def readme_facts(outdir):
+    """psi4 version and largest alpha asymmetry that collect wrote into the
+    set's README.md (for the meta.json of restored chunks)."""
+    facts = {"psi4_version": "unknown", "alpha_asymmetry_max_bohr3": None}
+    try:
+        with open(os.path.join(outdir, "README.md")) as f:
+            text = f.read()
+    except OSError:
+        return facts
+    found = re.search(r"Labelling\*\* with psi4 ([^:\s]+):", text)
+    if found:
+        facts["psi4_version"] = found.group(1)
+    found = re.search(r"alpha_ji\| before: ([0-9.eE+-]+)", text)
+    if found:
+        facts["alpha_asymmetry_max_bohr3"] = float(found.group(1))
+    return facts
+
+
+def record_is_draw(record, d, frame):
+    """Whether a collected geoms.xyz record is draw d (a frame of drawn.xyz):
+    index d, the draw's pool_index, and coordinates within
+    RESTORE_TOL_ANGSTROM."""
+    lines = record.splitlines()
+    fields = parse_comment(lines[1])
+    want = parse_comment(frame[0])
+    if (fields.get("index") != str(d) or want.get("draw") != str(d) or
+            fields.get("pool_index") != want.get("pool_index")):
+        return False
+    try:
+        xyz = np.array([[float(v) for v in line.split()[1:4]]
+                        for line in lines[2:]])
+    except ValueError:
+        return False
+    return (xyz.shape == frame[1].shape and
+            np.abs(xyz - frame[1]).max() <= RESTORE_TOL_ANGSTROM)
+
+
+def restore_chunks(workdir, cfg, outdir, nchunks):
+    """Chunks 0..nchunks-1 that are not finished in workdir but lie wholly
+    inside the collected set in outdir are written from its records.  The
+    set must be this work directory's draw: if its record 0 is not draw 0
+    (another seed, other settings) nothing is restored; if a later record
+    of a chunk to restore is not its draw, the run is refused (a damaged
+    set).  Returns the restored chunk numbers."""
+    records = read_collected(outdir)
+    if records is None:
+        return []
+    ncol = len(records["geoms.xyz"])
+    size = cfg["chunk_size"]
+    todo = [c for c in range(min(nchunks, ncol // size))
+            if not chunk_done(workdir, c)]
+    if not todo:
+        return []
+    drawn = read_xyz(os.path.join(workdir, "drawn.xyz"))
+    src = os.path.join(outdir, "geoms.xyz.xz")
+    if not record_is_draw(records["geoms.xyz"][0], 0, drawn[0]):
+        log("%s holds another draw than %s (other seeds or settings): "
+            "nothing restored" % (src, os.path.join(workdir, "drawn.xyz")))
+        return []
+    facts = readme_facts(outdir)
+    for c in todo:
+        first, last = chunk_range(cfg, c)
+        for d in range(first, last):
+            if not record_is_draw(records["geoms.xyz"][d], d, drawn[d]):
+                raise PipelineError(
+                    "%s: record %d is not draw %d of %s although record 0 "
+                    "is; use --no-restore or another --outdir" %
+                    (src, d, d, os.path.join(workdir, "drawn.xyz")))
+        out = chunk_dir(workdir, c)
+        tmp = "%s.tmp.%d" % (out, os.getpid())
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for name in OUTPUT_FILES:
+            write_atomic(os.path.join(tmp, name),
+                         "".join(records[name][first:last]))
+        meta = {"chunk": c, "draws": [first, last],
+                "restored_from": outdir, "psi4_settings": cfg["psi4"],
+                "psi4_version": facts["psi4_version"],
+                "alpha_asymmetry_max_bohr3":
+                facts["alpha_asymmetry_max_bohr3"],
+                "wall_s": [], "cpu_s": [], "alpha_asymmetry_bohr3": [],
+                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        write_atomic(os.path.join(tmp, "meta.json"),
+                     json.dumps(meta, indent=1) + "\n")
+        shutil.rmtree(out, ignore_errors=True)
+        os.rename(tmp, out)
+    return todo
+
+
 def chunk_meta(workdir, c):
     with open(os.path.join(chunk_dir(workdir, c), "meta.json")) as f:
         return json.load(f)
@@ -275,6 +400,12 @@ def cmd_run(args):
         raise PipelineError("draw failed")
 
     nchunks = chunk_count(cfg, args.target)
+    if args.restore:
+        restored = restore_chunks(args.workdir, cfg, args.outdir, nchunks)
+        if restored:
+            log("restored %d chunk(s) (%d-%d) from %s instead of labelling "
+                "them" % (len(restored), restored[0], restored[-1],
+                          args.outdir))
     todo = [c for c in range(nchunks) if not chunk_done(args.workdir, c)]
     log("labelling: %d of %d chunks done, %d to go with %d worker(s)" %
         (nchunks - len(todo), nchunks, len(todo), args.workers))
@@ -326,7 +457,23 @@ def timing(workdir, chunks, key="wall_s"):
     return np.array(times)
 
 
-def readme_text(cfg, nrec, nchunks, wall, cpu, asym, versions, histogram):
+def cost_text(wall, cpu, restored):
+    """The README's cost sentence; records restored from an earlier
+    collection (restore_chunks) carry no timings."""
+    note = ""
+    if restored:
+        note = (" %d records were restored from an earlier collection and "
+                "are not timed here." % restored)
+    if not len(wall):
+        return "Cost per geometry: not timed in this work directory.%s" % note
+    return ("Cost per geometry and single-threaded worker: %.1f s of CPU, "
+            "%.1f s\nwall (median %.1f s; %d geometries timed on a 2-core "
+            "machine\nshared with other work).%s" %
+            (cpu.mean(), wall.mean(), np.median(wall), len(wall), note))
+
+
+def readme_text(cfg, nrec, nchunks, wall, cpu, asym, versions, histogram,
+                restored=0):
     windows = ", ".join("%g" % w for w in cfg["windows_deg"])
     found = re.search(r"version (\S+)", cfg.get("xtb_version", ""))
     xtb = found.group(1) if found else "(version unknown)"
@@ -374,9 +521,7 @@ of `generate.sh run`; see `trajectories/pipeline/README.md`.
    from a calculation converged to 1e-10 by 2e-11 Eh (energy), 1.7e-6 Eh/A
    (gradient), 6e-6 e*bohr (dipole) and 3e-5 bohr^3 (polarizability).
 
-Cost per geometry and single-threaded worker: {cpu:.1f} s of CPU, {mean:.1f} s
-wall (median {median:.1f} s; {ngeo} geometries timed on a 2-core machine
-shared with other work).
+{cost}
 
 Dihedral distribution (|phi| in 15-degree bins from 0 to 180): {hist}.
 
@@ -394,8 +539,7 @@ Dihedral distribution (|phi| in 15-degree bins from 0 to 180): {hist}.
            sigma=cfg["shift_sigma_angstrom"], psi4=", ".join(versions),
            basis=s["basis"], scf=s["scf_type"], econv=s["e_convergence"],
            dconv=s["d_convergence"], cphf=s["cphf_convergence"], asym=asym,
-           mean=wall.mean(), median=np.median(wall), ngeo=len(wall),
-           cpu=cpu.mean(),
+           cost=cost_text(wall, cpu, restored),
            hist=hist)
 
 
@@ -407,6 +551,7 @@ def cmd_collect(args):
                             args.workdir)
     texts = {name: [] for name in OUTPUT_FILES}
     asym = 0.0
+    restored = 0
     versions = set()
     for c in range(n):
         d = chunk_dir(args.workdir, c)
@@ -429,7 +574,10 @@ def cmd_collect(args):
                 raise PipelineError("%s/%s: %d lines for %d records" %
                                     (d, name, count, last - first))
         meta = chunk_meta(args.workdir, c)
-        asym = max([asym] + meta["alpha_asymmetry_bohr3"])
+        asym = max([asym] + meta["alpha_asymmetry_bohr3"] +
+                   [meta.get("alpha_asymmetry_max_bohr3") or 0.0])
+        if "restored_from" in meta:
+            restored += last - first
         versions.add(meta["psi4_version"])
     nrec = chunk_range(cfg, n - 1)[1]
     data = {name: "".join(t) for name, t in texts.items()}
@@ -446,7 +594,7 @@ def cmd_collect(args):
     write_atomic(os.path.join(args.outdir, "README.md"), readme_text(
         cfg, nrec, n, timing(args.workdir, range(n)),
         timing(args.workdir, range(n), "cpu_s"), asym, sorted(versions),
-        histogram))
+        histogram, restored))
     log("collected %d records (chunks 0-%d) into %s" %
         (nrec, n - 1, args.outdir))
     if later:
