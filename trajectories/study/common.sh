@@ -257,6 +257,61 @@ hyper_of() {
         on && NF >= 3 && $1 != "lambda_grad" { print $1, $2, $3 }'
 }
 
+# The ML-MD trajectories of independent_md.sh (read by spectra.sh too):
+# trajectory I starts at the Cl-C-C-Cl dihedral I * MD_DPHI (15) degrees.
+# The data cover 0..180 only (IUPAC sign, as dihedrals.dat); a start at
+# phi > 180 is the mirror image of one at 360 - phi with the CH2 hydrogens
+# relabelled (same energy surface, same IR and Raman spectra), so with
+# MD_MIRROR=yes (default) it starts at 360 - phi instead, in directory
+# traj_NNm; MD_MIRROR=no keeps the literal start (traj_NN).
+MD_DPHI=${MD_DPHI:-15}
+MD_MIRROR=${MD_MIRROR:-yes}
+md_phi() { # I -> start dihedral in degrees
+    _mp_p=$(($1 * MD_DPHI))
+    if [ "$MD_MIRROR" = yes ] && [ "$_mp_p" -gt 180 ]; then
+        _mp_p=$((360 - _mp_p))
+    fi
+    echo "$_mp_p"
+}
+md_traj() { # I -> directory name under $DATA/md
+    if [ "$MD_MIRROR" = yes ] && [ $(($1 * MD_DPHI)) -gt 180 ]; then
+        printf 'traj_%02dm\n' "$1"
+    else
+        printf 'traj_%02d\n' "$1"
+    fi
+}
+# eV per hartree, from rpr.h (RPR_EV_PER_HARTREE).
+rpr_ev_per_hartree() {
+    sed -n 's/^#define RPR_EV_PER_HARTREE \([0-9.eE+-]*\).*/\1/p' \
+        "$SRCDIR/src/rpr.h"
+}
+# dihedral_series XYZ: "t_fs phi" per frame of an XYZ file in DCE atom
+# order (C1 C2 Cl1 Cl2 ...), phi the signed Cl1-C1-C2-Cl2 dihedral in
+# (-180, 180], IUPAC sign as dihedrals.dat (atan2(|b2| b1.(b2 x b3),
+# (b1 x b2).(b2 x b3)), b1 = C1 - Cl1, b2 = C2 - C1, b3 = Cl2 - C2).
+dihedral_series() {
+    awk 'NR == 1 { per = $1 + 2 }
+        { l = (NR - 1) % per }
+        l == 1 { t = "nan"
+            for (f = 1; f <= NF; f++) if ($f ~ /^t_fs=/) t = substr($f, 6) }
+        l >= 2 && l <= 5 {
+            a = l - 1; x[a] = $2; y[a] = $3; z[a] = $4
+            if (l == 5) {
+                b1x = x[1] - x[3]; b1y = y[1] - y[3]; b1z = z[1] - z[3]
+                b2x = x[2] - x[1]; b2y = y[2] - y[1]; b2z = z[2] - z[1]
+                b3x = x[4] - x[2]; b3y = y[4] - y[2]; b3z = z[4] - z[2]
+                n1x = b1y * b2z - b1z * b2y; n1y = b1z * b2x - b1x * b2z
+                n1z = b1x * b2y - b1y * b2x
+                n2x = b2y * b3z - b2z * b3y; n2y = b2z * b3x - b2x * b3z
+                n2z = b2x * b3y - b2y * b3x
+                nb = sqrt(b2x * b2x + b2y * b2y + b2z * b2z)
+                yy = nb * (b1x * n2x + b1y * n2y + b1z * n2z)
+                xx = n1x * n2x + n1y * n2y + n1z * n2z
+                printf "%s %.4f\n", t, atan2(yy, xx) * 45 / atan2(1, 1)
+            }
+        }' "$1"
+}
+
 # write_atomic FILE: stdin to FILE through a temporary name.
 write_atomic() {
     cat >"$1.tmp.$$" && mv "$1.tmp.$$" "$1"

@@ -18,6 +18,9 @@
 # Writes docs/results/independent.md once all labels exist.
 # Settings (environment):
 #   MD_N (24) trajectories, dihedral MD_DPHI (15) deg apart from 0;
+#   MD_MIRROR (yes): a start dihedral phi > 180 deg is replaced by its
+#   mirror image 360 - phi (directory traj_NNm; see common.sh and the
+#   page), because the data cover 0..180 only; no keeps the literal start;
 #   MD_TMAX (5000) fs, MD_DT (0.5) fs, MD_T (300) K, MD_SEED (1: trajectory
 #   i uses seed MD_SEED + i), MD_STRIDE (100) fs between sampled geometries;
 #   MD_PARALLEL (1) trajectories at a time; LABEL_WORKERS (1) psi4
@@ -25,9 +28,11 @@
 #   (energies and gradients: 2.5 GB and 7 minutes at 1000); MD_ETOT_JUMP,
 #   MD_ETOT_DRIFT: rpr-md's energy checks (eV; its defaults 0.5, 0.5; a
 #   trajectory they stop is marked traj_NN.failed and left out); MD_MODEL
-#   descriptor:kernel:frame of the dipole and polarizability models
-#   (default RExyzCl:gaussian:principal, the best dipole model of the
-#   benchmark), trained on the benchmark's training set (NTRAIN, 1000).
+#   descriptor:kernel:frame of the dipole and polarizability models that
+#   rpr-nx records at every step (default RE:gaussian:kabsch, rpr train's
+#   defaults), trained on the benchmark's training set (NTRAIN, 1000).
+#   Only the KREG potential drives the trajectories: the recorded
+#   properties do not change them, and spectra.sh can re-predict them.
 STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
 . "$STUDY_DIR/common.sh"
 
@@ -43,7 +48,6 @@ for a in "$@"; do
     esac
 done
 MD_N=${MD_N:-24}
-MD_DPHI=${MD_DPHI:-15}
 MD_TMAX=${MD_TMAX:-5000}
 MD_DT=${MD_DT:-0.5}
 MD_T=${MD_T:-300}
@@ -54,7 +58,7 @@ LABEL_WORKERS=${LABEL_WORKERS:-1}
 PES_N=${PES_N:-1000}
 NTRAIN=${NTRAIN:-1000}
 NTEST=${NTEST:-1000}
-MD_MODEL=${MD_MODEL:-RExyzCl:gaussian:principal}
+MD_MODEL=${MD_MODEL:-RE:gaussian:kabsch}
 [ -x "$RPR_MD" ] || die "no rpr-md at $RPR_MD (set RPR_MD)"
 [ -x "$RPR_NX" ] || die "no rpr-nx at $RPR_NX (set RPR_NX)"
 
@@ -108,24 +112,24 @@ if [ ! -f "$START" ]; then
 fi
 
 # ---------------------------------------------------------------- MD
-# traj_NN: dihedral NN * MD_DPHI, seed MD_SEED + NN.  A trajectory is done
-# when its en.dat reaches MD_TMAX.
+# Trajectory I: directory $(md_traj I), start dihedral $(md_phi I), seed
+# MD_SEED + I.  A trajectory is done when its en.dat reaches MD_TMAX.
 traj_done() { # DIR
     [ -f "$1/RESULTS/en.dat" ] &&
         awk -v t="$MD_TMAX" '$1 + 0 >= t - 1e-6 { f = 1 } END { exit !f }' \
             "$1/RESULTS/en.dat"
 }
 run_traj() { # I
-    _rt_dir=$MD/$(printf 'traj_%02d' "$1")
+    _rt_dir=$MD/$(md_traj "$1")
     traj_done "$_rt_dir" && return 0
     [ -f "$_rt_dir.failed" ] && return 0
-    _rt_phi=$(($1 * MD_DPHI))
+    _rt_phi=$(md_phi "$1")
     if [ -f "$_rt_dir/INFO_RESTART/rpr-md.state" ]; then
         log "continue trajectory $1 (dihedral $_rt_phi)"
         _rt_opt=--restart
     else
         log "start trajectory $1 (dihedral $_rt_phi)"
-        rm -rf "$_rt_dir"
+        rm -rf "$_rt_dir" "$_rt_dir.stats" "$_rt_dir.phi"
         _rt_opt=""
     fi
     _rt_chk=""
@@ -160,8 +164,8 @@ DONE=""
 FAILED=""
 i=0
 while [ "$i" -lt "$MD_N" ]; do
-    nn=$(printf '%02d' "$i")
-    if traj_done "$MD/traj_$nn"; then
+    nn=$(md_traj "$i")
+    if traj_done "$MD/$nn"; then
         DONE="$DONE $nn"
     else
         FAILED="$FAILED $nn"
@@ -170,7 +174,69 @@ while [ "$i" -lt "$MD_N" ]; do
 done
 ndone=$(echo "$DONE" | wc -w)
 [ "$ndone" -gt 0 ] || die "no trajectory reached $MD_TMAX fs (see $MD/traj_*.log)"
-[ -z "$FAILED" ] || log "trajectories that stopped early:$FAILED (see $MD/traj_NN.failed); going on with $ndone"
+[ -z "$FAILED" ] || log "trajectories that stopped early:$FAILED (see $MD/traj_*.failed); going on with $ndone"
+
+# ---------------------------------------------------------------- MD checks
+# Per trajectory: the Cl-C-C-Cl dihedral at every step ($MD/NAME.phi, IUPAC
+# sign as dihedrals.dat) and one row of statistics ($MD/NAME.stats): start
+# dihedral, unwrapped dihedral range, steps with phi outside 0..180 (phi <
+# 0), steps outside the range the pool covers (between the pool's largest
+# phi in (-180, -90] and its smallest in (-90, 0]: hi < phi < lo), the
+# largest |Etot(t) - Etot(0)| and the lowest Epot above the lowest energy
+# of the potential's training set (both from en.dat: Epot, Etot in
+# hartree).
+DLO=$(awk '$1 > -90 && $1 <= 0 && (!f || $1 < m) { m = $1; f = 1 }
+    END { print f ? m : 0 }' "$DATA/all.dihedrals")
+DHI=$(awk '$1 > -180 && $1 <= -90 && (!f || $1 > m) { m = $1; f = 1 }
+    END { print f ? m : -180 }' "$DATA/all.dihedrals")
+EMIN=$(awk 'NR == 1 || $1 < m { m = $1 } END { printf "%.12f", m }' \
+    "$DATA/train$PES_N.energies")
+md_stats() { # NAME
+    [ -f "$MD/$1.stats" ] && return 0
+    dihedral_series "$MD/$1/RESULTS/geometries.xyz" | write_atomic "$MD/$1.phi"
+    awk -v lo="$DLO" -v hi="$DHI" -v emin="$EMIN" -v ev="$(rpr_ev_per_hartree)" '
+        FNR == NR {
+            p = $2
+            if (n == 0) { p0 = p; u = p; umin = u; umax = u }
+            else {
+                d = p - prev; if (d > 180) d -= 360; if (d < -180) d += 360
+                u += d; if (u < umin) umin = u; if (u > umax) umax = u
+            }
+            prev = p; n++
+            if (p < 0) out++
+            if (p > hi && p < lo) deep++
+            next
+        }
+        { e = $(NF - 1); t = $NF
+          if (FNR == 1) t0 = t
+          dt = t - t0; if (dt < 0) dt = -dt; if (dt > dmax) dmax = dt
+          if (FNR == 1 || e < elow) elow = e }
+        END {
+            printf "%.1f %.1f %.1f %d %d %d %.2f %.3f\n", p0, umin, umax, n,
+                out, deep, dmax * ev * 1000, (elow - emin) * ev * 1000
+        }' "$MD/$1.phi" "$MD/$1/RESULTS/en.dat" | write_atomic "$MD/$1.stats"
+}
+for nn in $DONE; do
+    md_stats "$nn"
+done
+# Literal starts above 180 deg left by an MD_MIRROR=no run (page only).
+LITERAL=""
+LITERAL_FAILED=""
+if [ "$MD_MIRROR" = yes ]; then
+    i=0
+    while [ "$i" -lt "$MD_N" ]; do
+        nn=$(printf 'traj_%02d' "$i")
+        if [ $((i * MD_DPHI)) -gt 180 ]; then
+            if traj_done "$MD/$nn"; then
+                md_stats "$nn"
+                LITERAL="$LITERAL $nn"
+            elif [ -f "$MD/$nn.failed" ]; then
+                LITERAL_FAILED="$LITERAL_FAILED $nn"
+            fi
+        fi
+        i=$((i + 1))
+    done
+fi
 
 # ---------------------------------------------------------------- sample
 # Geometries at t = MD_STRIDE, 2 MD_STRIDE, ..., MD_TMAX of every
@@ -178,7 +244,7 @@ ndone=$(echo "$DONE" | wc -w)
 SAMPLE=$MD/sample
 mkdir -p "$SAMPLE"
 for nn in $DONE; do
-    if [ ! -f "$SAMPLE/traj_$nn.xyz" ]; then
+    if [ ! -f "$SAMPLE/$nn.xyz" ]; then
         awk -v s="$MD_STRIDE" -v dt="$MD_DT" -v tr="$nn" '
             NR == 1 { per = $1 + 2 }
             (NR - 1) % per == 1 {
@@ -190,19 +256,220 @@ for nn in $DONE; do
                 next
             }
             (NR - 1) % per == 0 { next }
-            keep' "$MD/traj_$nn/RESULTS/geometries.xyz" |
-            write_atomic "$SAMPLE/traj_$nn.xyz"
+            keep' "$MD/$nn/RESULTS/geometries.xyz" |
+            write_atomic "$SAMPLE/$nn.xyz"
     fi
 done
-nsample=$(cat "$SAMPLE"/traj_*.xyz | awk 'NR % 10 == 1' | wc -l)
+nsample=$(for nn in $DONE; do cat "$SAMPLE/$nn.xyz"; done |
+    awk 'NR % 10 == 1' | wc -l)
 log "sampled $nsample geometries into $SAMPLE"
+
+# ---------------------------------------------------------------- mirror check
+# Swapping the labels of the hydrogens on each carbon (H1 <-> H2, H3 <-> H4)
+# moves no atom, so the true energy, dipole and polarizability do not
+# change; for a geometry outside the data (hi < phi < lo, the g- side) the
+# swapped geometry is the mirror image of one inside (a reflection leaves
+# the descriptors unchanged), so there the difference between the
+# predictions for the two labellings estimates the models' extrapolation
+# error.  Over the sampled geometries: RMS of the energy difference (meV),
+# of |mu - mu'| (e bohr) and of the Frobenius norm of alpha - alpha'
+# (bohr^3), separately for the samples inside and outside the data.
+PERM=$MD/mirror-check
+mkdir -p "$PERM"
+if [ ! -f "$PERM/summary" ] || [ "$(cat "$PERM/trajectories" 2>/dev/null)" != "$DONE" ]; then
+    for nn in $DONE; do cat "$SAMPLE/$nn.xyz"; done >"$PERM/x.xyz"
+    awk 'NR == 1 { per = $1 + 2 }
+        { l = (NR - 1) % per; line[l] = $0 }
+        l == per - 1 {
+            for (k = 0; k < per; k++) {
+                j = k
+                if (k == 6) j = 7; else if (k == 7) j = 6
+                else if (k == 8) j = 9; else if (k == 9) j = 8
+                print line[j]
+            }
+        }' "$PERM/x.xyz" >"$PERM/p.xyz"
+    for set in x p; do
+        "$RPR" predict --model "$MODELS/energy-grad-$PES_N.xml" \
+            --xyz "$PERM/$set.xyz" --out "$PERM/$set.energy" &&
+            "$RPR" predict --model "$MODELS/dipole-$md_d-$md_k-$md_f.xml" \
+                --xyz "$PERM/$set.xyz" --out "$PERM/$set.dipole" &&
+            "$RPR" predict --model "$MODELS/polarizability-$md_d-$md_k-$md_f.xml" \
+                --xyz "$PERM/$set.xyz" --out "$PERM/$set.pol" ||
+            die "rpr predict failed in the mirror check"
+    done
+    dihedral_series "$PERM/x.xyz" | awk '{ print $2 }' >"$PERM/phi"
+    paste -d ' ' "$PERM/phi" "$PERM/x.energy" "$PERM/p.energy" \
+        "$PERM/x.dipole" "$PERM/p.dipole" "$PERM/x.pol" "$PERM/p.pol" |
+        awk -v lo="$DLO" -v hi="$DHI" -v ev="$(rpr_ev_per_hartree)" '
+        { g = ($1 > hi && $1 < lo) ? "outside" : "inside"
+          n[g]++
+          de = ($2 - $3) * ev * 1000; se[g] += de * de
+          dm = ($4 - $7) ^ 2 + ($5 - $8) ^ 2 + ($6 - $9) ^ 2; sm[g] += dm
+          # alpha: xx xy xz yy yz zz, off-diagonals twice in the norm
+          da = ($10 - $16) ^ 2 + 2 * ($11 - $17) ^ 2 + 2 * ($12 - $18) ^ 2
+          da += ($13 - $19) ^ 2 + 2 * ($14 - $20) ^ 2 + ($15 - $21) ^ 2
+          sa[g] += da }
+        END {
+            for (g in n)
+                printf "%s %d %.3g %.3g %.3g\n", g, n[g], sqrt(se[g] / n[g]),
+                    sqrt(sm[g] / n[g]), sqrt(sa[g] / n[g])
+        }' | sort | write_atomic "$PERM/summary"
+    [ -s "$PERM/summary" ] || die "mirror check failed"
+    echo "$DONE" >"$PERM/trajectories"
+fi
+
+# ---------------------------------------------------------------- page parts
+# page_head LABELLED: title and settings; md_section: the trajectories.
+page_head() {
+    cat <<EOF
+# Independent test set from ML-MD trajectories
+
+Issue 6, item 2c.  Generated by \`trajectories/study/independent_md.sh\`;
+do not edit by hand.
+
+    cd _build_study && sh ../trajectories/study/independent_md.sh --label
+
+- **Trajectories**: $MD_N runs of \`rpr-md\` with \`rpr-nx\` on the KREG
+  potential energy-grad-$PES_N (RE, gaussian, trained on energies and
+  gradients of the first $PES_N records of the permuted pool, $NPOOL
+  geometries, seed $STUDY_SEED); start: the lowest-energy training
+  geometry with the Cl-C-C-Cl dihedral set to 0, $MD_DPHI, ...,
+  $(((MD_N - 1) * MD_DPHI)) deg (\`--dihedral 3,1,2,4=PHI\`)$([ "$MD_MIRROR" = yes ] && echo ", a start above 180 deg replaced by its mirror image 360 - PHI (below)"), Maxwell-Boltzmann
+  velocities at $MD_T K without net linear and angular momentum, a uniformly
+  random orientation (\`--orient\`), velocity Verlet with dt = $MD_DT fs for
+  $MD_TMAX fs, NVE, seed $MD_SEED + trajectory number.  Dipoles and
+  polarizabilities recorded at every step by rpr-nx with the
+  $md_d $md_k $md_f models (they do not act on the dynamics).
+- **Completed**: $ndone of $MD_N trajectories reached $MD_TMAX fs$([ -n "$FAILED" ] && echo "; stopped early by rpr-md's energy checks:$FAILED")
+EOF
+    if [ "$1" = 1 ]; then
+        cat <<EOF
+- **Sample**: the geometry every $MD_STRIDE fs from t = $MD_STRIDE fs
+  ($nind geometries), labelled with psi4 1.3 at HF/aug-cc-pVDZ by
+  \`trajectories/pipeline/label.py xyz\` (the settings of the reference set).
+- **Correlated test set**: the $ntest records after the first $NTRAIN of the
+  permuted pool (that of [benchmark.md](benchmark.md)).
+- **Errors**: \`rpr eval\`, RMSE (energy in hartree, gradient components in
+  hartree/angstrom, dipole in e bohr, polarizability in bohr^3; |mu|, iso
+  and traceless as in benchmark.md).
+EOF
+    else
+        cat <<EOF
+- **Sample**: the geometry every $MD_STRIDE fs from t = $MD_STRIDE fs
+  ($nsample geometries in \`md/sample/\`), to be labelled with psi4 at
+  HF/aug-cc-pVDZ (\`--label\`).  **Not labelled yet** ($nlab of $ndone
+  trajectories): the table of errors on this set is missing.
+EOF
+    fi
+    echo "- **Run**: $(provenance)."
+}
+md_total() { # LABEL < stats rows: one summary sentence
+    awk -v what="$1" '
+        { n += $4; o += $5; d += $6; if ($7 > e) e = $7
+          if (NR == 1 || $8 < m) m = $8 }
+        END { if (n) printf "\n%s %d steps: %d (%.2f %%) outside 0..180, %d (%.2f %%) outside the data; largest energy drift %.2f meV; lowest Epot %.1f meV from the training minimum.\n",
+            what, n, o, 100 * o / n, d, 100 * d / n, e, m }'
+}
+md_section() {
+    cat <<EOF
+
+## The trajectories
+
+Dihedral: the signed Cl-C-C-Cl angle of every step (IUPAC sign, as
+\`dihedrals.dat\`), unwrapped over the run for its range.  The pool's
+dihedrals cover $DLO .. 180 and -180 .. $DHI deg (0..180 with thermal
+spill-over); "outside 0..180" counts steps with phi < 0, "outside the
+data" steps with $DHI < phi < $DLO, where the models extrapolate (the g-
+conformer at phi ~ -60 = 300 deg is the mirror image of g+, with the
+CH2 hydrogens' labels exchanged, which the descriptors distinguish).
+Energies from en.dat: the largest |Etot(t) - Etot(0)| and the lowest
+potential energy relative to the lowest energy of the potential's
+training set (negative: below every training geometry; tenths of an eV
+need not be a hole, since the 400 K training samples need not reach the
+bottom of the well, while a hole drops by eV and trips rpr-md's energy
+checks, which stop the trajectory).
+EOF
+    if [ "$MD_MIRROR" = yes ]; then
+        cat <<EOF
+
+**Mirrored starts.** The data cover Cl-C-C-Cl = 0..180 deg only.  A start
+at phi > 180 deg is the mirror image of a start at 360 - phi with the
+hydrogens relabelled: the same physical state, on an identical energy
+surface, with identical spectra (IR intensities and Raman invariants do
+not change under a reflection).  Those trajectories (\`traj_NNm\`) start at
+360 - phi instead (\`MD_MIRROR=yes\`, the default), with the same seed, so
+that every start lies inside the data (a trajectory may still cross to the
+g- side later: counted below); \`MD_MIRROR=no\` runs the literal starts
+(\`traj_NN\`).
+EOF
+    fi
+    cat <<EOF
+
+| trajectory | start phi (deg) | unwrapped phi range (deg) | steps | outside 0..180 | outside the data | max abs(Etot - Etot(0)) (meV) | min Epot - E_min(train) (meV) |
+|---|---:|---|---:|---:|---:|---:|---:|
+EOF
+    for nn in $DONE; do
+        awk -v n="$nn" '{ printf "| %s | %s | %s .. %s | %d | %d | %d | %s | %s |\n",
+            n, $1, $2, $3, $4, $5, $6, $7, $8 }' "$MD/$nn.stats"
+    done
+    for nn in $DONE; do cat "$MD/$nn.stats"; done | md_total All
+    for nn in $FAILED; do
+        echo
+        echo "$nn stopped early: $(sed 's|^rpr-md: .*/traj_[0-9m]*: ||' "$MD/$nn.failed" 2>/dev/null)"
+    done
+    # The literal starts above 180 deg, where an earlier MD_MIRROR=no run
+    # left them in the work directory: the same table, for comparison.
+    if [ "$MD_MIRROR" = yes ] && [ -n "$LITERAL" ]; then
+        cat <<EOF
+
+**Literal starts, for comparison.**  The trajectories with the literal
+start above 180 deg (\`MD_MIRROR=no\`, same seeds) found in the work
+directory:
+
+| trajectory | start phi (deg) | unwrapped phi range (deg) | steps | outside 0..180 | outside the data | max abs(Etot - Etot(0)) (meV) | min Epot - E_min(train) (meV) |
+|---|---:|---|---:|---:|---:|---:|---:|
+EOF
+        for nn in $LITERAL; do
+            awk -v n="$nn" '{ printf "| %s | %s | %s .. %s | %d | %d | %d | %s | %s |\n",
+                n, $1, $2, $3, $4, $5, $6, $7, $8 }' "$MD/$nn.stats"
+        done
+        for nn in $LITERAL; do cat "$MD/$nn.stats"; done | md_total Their
+        for nn in $DONE; do
+            case $nn in *m) cat "$MD/$nn.stats" ;; esac
+        done | md_total "Their mirrored counterparts above"
+        for nn in $LITERAL_FAILED; do
+            echo
+            echo "$nn stopped early: $(sed 's|^rpr-md: .*/traj_[0-9m]*: ||' "$MD/$nn.failed" 2>/dev/null)"
+        done
+    fi
+    cat <<EOF
+
+**Mirror check** (no labels needed).  Swapping the labels of the two
+hydrogens on each carbon moves no atom, so the true energy, dipole and
+polarizability stay the same; but a geometry on the g- side with swapped
+labels is, for the descriptors, the mirror image of one inside the data
+(and a g+ geometry with swapped labels one outside), so the difference
+between the two predictions estimates the models' extrapolation error on
+the g- side.  Over the $nsample sampled geometries
+(\`md/mirror-check/\`), grouped by whether the geometry as labelled lies
+inside or outside the data; for comparison, the RMSEs of the same models
+on the correlated test set are $(rmse_of "$MODELS/energy-grad-$PES_N.eval" E |
+        awk -v ev="$(rpr_ev_per_hartree)" '{ printf "%.2g", $1 * ev * 1000 }') meV (E),
+$(rmse_of "$MODELS/dipole-$md_d-$md_k-$md_f.eval" '|mu|' | awk '{ printf "%.2g", $1 }') e bohr (|mu|) and $(rmse_of "$MODELS/polarizability-$md_d-$md_k-$md_f.eval" traceless | awk '{ printf "%.2g", $1 }') bohr^3 (traceless alpha).
+
+| samples | count | RMS energy difference (meV) | RMS abs(mu - mu') (e bohr) | RMS Frobenius alpha - alpha' (bohr^3) |
+|---|---:|---:|---:|---:|
+EOF
+    awk '{ printf "| %s the data | %d | %s | %s | %s |\n", $1, $2, $3, $4, $5 }' \
+        "$PERM/summary"
+}
 
 # ---------------------------------------------------------------- label
 LABELS=$MD/labels
 count_labelled() {
     nlab=0
     for nn in $DONE; do
-        [ -f "$LABELS/traj_$nn/meta.json" ] && nlab=$((nlab + 1))
+        [ -f "$LABELS/$nn/meta.json" ] && nlab=$((nlab + 1))
     done
 }
 count_labelled
@@ -210,6 +477,8 @@ if [ "$nlab" -lt "$ndone" ]; then
     if [ "$LABEL" = 0 ]; then
         log "$nlab of $ndone trajectories labelled; psi4 labelling not started"
         log "(about 6 s CPU per geometry: run again with --label)"
+        { page_head 0; md_section; } | write_atomic "$RESULTS/independent.md"
+        log "wrote $RESULTS/independent.md (trajectories only)"
         exit 0
     fi
     command -v psi4 >/dev/null 2>&1 || die "psi4 is needed for --label"
@@ -229,7 +498,7 @@ if [ "$nlab" -lt "$ndone" ]; then
         ) >"$_lo_out.log" 2>&1 || log "psi4 failed on $(basename "$1"): $(tail -n 1 "$_lo_out.log")"
     }
     set --
-    for nn in $DONE; do set -- "$@" "$SAMPLE/traj_$nn.xyz"; done
+    for nn in $DONE; do set -- "$@" "$SAMPLE/$nn.xyz"; done
     while [ "$#" -gt 0 ]; do
         j=0
         while [ "$j" -lt "$LABEL_WORKERS" ] && [ "$#" -gt 0 ]; do
@@ -251,7 +520,7 @@ if [ ! -f "$IND.xyz" ] || [ "$(cat "$IND.trajectories" 2>/dev/null)" != "$DONE" 
     for f in geoms.xyz:xyz energies.dat:energies gradients.dat:gradients \
         dipoles.dat:dipoles polarizabilities.dat:pol dihedrals.dat:dihedrals; do
         for nn in $DONE; do
-            cat "$LABELS/traj_$nn/${f%:*}"
+            cat "$LABELS/$nn/${f%:*}"
         done >"$IND.${f#*:}.tmp"
     done
     rm -f "$MD"/eval/*.ind
@@ -294,33 +563,8 @@ for f in $MODELS_EVAL; do
     esac
 done
 {
+    page_head 1
     cat <<EOF
-# Independent test set from ML-MD trajectories
-
-Issue 6, item 2c.  Generated by \`trajectories/study/independent_md.sh\`;
-do not edit by hand.
-
-    cd _build_study && sh ../trajectories/study/independent_md.sh --label
-
-- **Trajectories**: $MD_N runs of \`rpr-md\` with \`rpr-nx\` on the KREG
-  potential energy-grad-$PES_N (RE, gaussian, trained on energies and
-  gradients of the first $PES_N records of the permuted pool, $NPOOL
-  geometries, seed $STUDY_SEED); start: the lowest-energy training
-  geometry with the Cl-C-C-Cl dihedral set to 0, $MD_DPHI, ...,
-  $(((MD_N - 1) * MD_DPHI)) deg (\`--dihedral 3,1,2,4=PHI\`), Maxwell-Boltzmann
-  velocities at $MD_T K without net linear and angular momentum, a uniformly
-  random orientation (\`--orient\`), velocity Verlet with dt = $MD_DT fs for
-  $MD_TMAX fs, NVE, seed $MD_SEED + trajectory number.
-- **Completed**: $ndone of $MD_N trajectories reached $MD_TMAX fs$([ -n "$FAILED" ] && echo "; stopped early by rpr-md's energy checks:$FAILED")
-- **Sample**: the geometry every $MD_STRIDE fs from t = $MD_STRIDE fs
-  ($nind geometries), labelled with psi4 1.3 at HF/aug-cc-pVDZ by
-  \`trajectories/pipeline/label.py xyz\` (the settings of the reference set).
-- **Correlated test set**: the $ntest records after the first $NTRAIN of the
-  permuted pool (that of [benchmark.md](benchmark.md)).
-- **Errors**: \`rpr eval\`, RMSE (energy in hartree, gradient components in
-  hartree/angstrom, dipole in e bohr, polarizability in bohr^3; |mu|, iso
-  and traceless as in benchmark.md).
-- **Run**: $(provenance).
 
 ## Models of the trajectories
 
@@ -346,5 +590,6 @@ EOF
     for f in "$DATA"/bench/polarizability-*.xml; do
         [ -f "$f" ] && row "$(basename "$f" .xml)" traceless 'bohr^3'
     done
+    md_section
 } | write_atomic "$RESULTS/independent.md"
 log "wrote $RESULTS/independent.md"

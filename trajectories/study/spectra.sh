@@ -8,17 +8,23 @@
 #   cd _build_study && sh ../trajectories/study/spectra.sh
 #
 # Spectra from the dipoles and polarizabilities rpr-nx recorded at every
-# step (RESULTS/rpr-properties.dat: the MD's own RPR models), and from the
-# same trajectories re-predicted with the models of SPEC_COMPARE (default:
-# the MD's descriptor and kernel with --frame blend), to show what frame
-# seams of the principal-axes frame do to a spectrum.  Trajectories are
-# assigned to the anti or gauche conformer by the fraction of steps with
+# step (RESULTS/rpr-properties.dat: the MD's own RPR models, by default
+# RE gaussian with the Kabsch frame, rpr's defaults), and from the same
+# trajectories re-predicted with the models of SPEC_COMPARE (default: the
+# MD's descriptor and kernel with the paper's principal-axes frame), to
+# show what the frame does to a spectrum.  Trajectories are assigned to
+# the anti or gauche conformer by the fraction of steps with
 # |Cl-C-C-Cl| > 120 deg.  Writes docs/results/spectra.md, spectra.png and
 # spectra-frames.png.
 # Settings (environment): SCALE (0.90) frequency scaling factor of the
-# figures; SPEC_COMPARE descriptor:kernel:frame ("" for none); MD_N,
-# MD_TMAX, MD_T, NTRAIN as in independent_md.sh; SPEC_OPTS, extra options
-# of rpr spectrum.
+# figures; SPEC_MIRROR (yes): re-predict the MD's models along the
+# trajectories with the mirror map (hydrogen labels swapped where the
+# dihedral is negative; see props below) and use them for the main figure
+# and the scaling factor, the comparison models mirror-mapped too; no uses
+# the properties rpr-nx recorded; SPEC_COMPARE descriptor:kernel:frame
+# ("" for none); MD_N,
+# MD_DPHI, MD_MIRROR, MD_TMAX, MD_T, NTRAIN as in independent_md.sh;
+# SPEC_OPTS, extra options of rpr spectrum.
 STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
 . "$STUDY_DIR/common.sh"
 
@@ -28,6 +34,7 @@ MD_T=${MD_T:-300}
 MD_TMAX=${MD_TMAX:-5000}
 NTRAIN=${NTRAIN:-1000}
 SPEC_OPTS=${SPEC_OPTS:-}
+SPEC_MIRROR=${SPEC_MIRROR:-yes}
 command -v gnuplot >/dev/null 2>&1 || die "gnuplot is needed"
 
 prepare_data
@@ -38,8 +45,9 @@ md_name=$(sed -n 's|^dipole = models/dipole-\(.*\)\.xml$|\1|p' "$MD/rpr-nx.par")
 md_d=$(echo "$md_name" | cut -d- -f1)
 md_k=$(echo "$md_name" | cut -d- -f2)
 md_f=$(echo "$md_name" | cut -d- -f3)
+md_name=$md_d-$md_k-$md_f
 [ -n "$md_f" ] || die "$MD/rpr-nx.par names no dipole model"
-SPEC_COMPARE=${SPEC_COMPARE-$md_d:$md_k:blend}
+SPEC_COMPARE=${SPEC_COMPARE-$md_d:$md_k:principal}
 SPEC=$MD/spectra
 mkdir -p "$SPEC"
 
@@ -47,10 +55,10 @@ mkdir -p "$SPEC"
 TRAJ=""
 i=0
 while [ "$i" -lt "$MD_N" ]; do
-    nn=$(printf '%02d' "$i")
-    if [ -f "$MD/traj_$nn/RESULTS/en.dat" ] &&
+    nn=$(md_traj "$i")
+    if [ -f "$MD/$nn/RESULTS/en.dat" ] &&
         awk -v t="$MD_TMAX" '$1 + 0 >= t - 1e-6 { f = 1 } END { exit !f }' \
-            "$MD/traj_$nn/RESULTS/en.dat"; then
+            "$MD/$nn/RESULTS/en.dat"; then
         TRAJ="$TRAJ $nn"
     fi
     i=$((i + 1))
@@ -62,37 +70,17 @@ ntraj=$(echo "$TRAJ" | wc -w)
 # Per trajectory: fraction of steps with |Cl-C-C-Cl| > 120 deg (atoms 3, 1,
 # 2, 4) and the mean |dihedral|.
 for nn in $TRAJ; do
-    [ -f "$SPEC/traj_$nn.conf" ] && continue
-    awk 'NR == 1 { per = $1 + 2 }
-        { l = (NR - 1) % per }
-        l == 2 || l == 3 || l == 4 || l == 5 {
-            a = l - 1; x[a] = $2; y[a] = $3; z[a] = $4
-            if (l == 5) {
-                # b1 = Cl1 -> C1, b2 = C1 -> C2, b3 = C2 -> Cl2
-                b1x = x[1] - x[3]; b1y = y[1] - y[3]; b1z = z[1] - z[3]
-                b2x = x[2] - x[1]; b2y = y[2] - y[1]; b2z = z[2] - z[1]
-                b3x = x[4] - x[2]; b3y = y[4] - y[2]; b3z = z[4] - z[2]
-                n1x = b1y * b2z - b1z * b2y; n1y = b1z * b2x - b1x * b2z
-                n1z = b1x * b2y - b1y * b2x
-                n2x = b2y * b3z - b2z * b3y; n2y = b2z * b3x - b2x * b3z
-                n2z = b2x * b3y - b2y * b3x
-                nb = sqrt(b2x * b2x + b2y * b2y + b2z * b2z)
-                m1x = (n1y * b2z - n1z * b2y) / nb
-                m1y = (n1z * b2x - n1x * b2z) / nb
-                m1z = (n1x * b2y - n1y * b2x) / nb
-                phi = atan2(m1x * n2x + m1y * n2y + m1z * n2z,
-                            n1x * n2x + n1y * n2y + n1z * n2z) * 45 / atan2(1, 1)
-                if (phi < 0) phi = -phi
-                n++; s += phi; if (phi > 120) na++
-            }
-        }
-        END { printf "%.4f %.2f\n", na / n, s / n }' \
-        "$MD/traj_$nn/RESULTS/geometries.xyz" | write_atomic "$SPEC/traj_$nn.conf"
+    [ -f "$SPEC/$nn.conf" ] && continue
+    dihedral_series "$MD/$nn/RESULTS/geometries.xyz" | awk '
+        { phi = $2; if (phi < 0) phi = -phi
+          n++; s += phi; if (phi > 120) na++ }
+        END { printf "%.4f %.2f\n", na / n, s / n }' |
+        write_atomic "$SPEC/$nn.conf"
 done
 ANTI=""
 GAUCHE=""
 for nn in $TRAJ; do
-    if awk '{ exit !($1 > 0.5) }' "$SPEC/traj_$nn.conf"; then
+    if awk '{ exit !($1 > 0.5) }' "$SPEC/$nn.conf"; then
         ANTI="$ANTI $nn"
     else
         GAUCHE="$GAUCHE $nn"
@@ -103,52 +91,111 @@ done
 # props MODELSET NN: path of the property file of trajectory NN for a
 # model set: "md" is rpr-nx's own record; otherwise props_make re-predicts
 # along RESULTS/geometries.xyz (every step) with $SPEC/SET/{dipole,
-# polarizability}.xml.
+# polarizability}.xml.  A set whose name ends in -mirror maps every step
+# into the data first: where the dihedral is negative (IUPAC sign; the data
+# cover 0..180) it predicts at the same geometry with the hydrogen labels
+# of each carbon swapped (H1 <-> H2, H3 <-> H4), which moves no atom, so
+# the lab-frame dipole and polarizability are those of the same molecule,
+# while the descriptors see the mirror image of a geometry inside the data
+# (independent.md, mirror check).
 props() {
     if [ "$1" = md ]; then
-        echo "$MD/traj_$2/RESULTS/rpr-properties.dat"
+        echo "$MD/$2/RESULTS/rpr-properties.dat"
     else
-        echo "$SPEC/$1/traj_$2.dat"
+        echo "$SPEC/$1/$2.dat"
     fi
 }
 props_make() {
     _pp_f=$(props "$1" "$2")
     [ -f "$_pp_f" ] && return 0
-    _pp_g=$MD/traj_$2/RESULTS/geometries.xyz
+    _pp_g=$MD/$2/RESULTS/geometries.xyz
+    _pp_b=$SPEC/$1/$2
     log "re-predict trajectory $2 with $1"
     "$RPR" predict --model "$SPEC/$1/dipole.xml" --xyz "$_pp_g" \
-        --out "$SPEC/$1/traj_$2.mu" || die "rpr predict failed"
+        --out "$_pp_b.mu" || die "rpr predict failed"
     "$RPR" predict --model "$SPEC/$1/polarizability.xml" --xyz "$_pp_g" \
-        --out "$SPEC/$1/traj_$2.alpha" || die "rpr predict failed"
-    awk 'NR == 1 { per = $1 + 2 } (NR - 1) % per == 1 {
-            for (f = 1; f <= NF; f++) if ($f ~ /^t_fs=/) print substr($f, 6) }' \
-        "$_pp_g" | paste -d ' ' - "$SPEC/$1/traj_$2.mu" "$SPEC/$1/traj_$2.alpha" |
-        {
-            echo "# rpr-nx properties, format 1"
-            echo "# columns: t_fs mu_x mu_y mu_z alpha_xx alpha_xy alpha_xz alpha_yy alpha_yz alpha_zz"
-            echo "# re-predicted by spectra.sh with $1 along $_pp_g"
-            cat
-        } | write_atomic "$_pp_f"
-    rm -f "$SPEC/$1/traj_$2.mu" "$SPEC/$1/traj_$2.alpha"
+        --out "$_pp_b.alpha" || die "rpr predict failed"
+    case $1 in
+    *-mirror)
+        awk 'NR == 1 { per = $1 + 2 }
+            { l = (NR - 1) % per; line[l] = $0 }
+            l == per - 1 {
+                for (k = 0; k < per; k++) {
+                    j = k
+                    if (k == 6) j = 7; else if (k == 7) j = 6
+                    else if (k == 8) j = 9; else if (k == 9) j = 8
+                    print line[j]
+                }
+            }' "$_pp_g" >"$_pp_b.swapped.xyz"
+        "$RPR" predict --model "$SPEC/$1/dipole.xml" \
+            --xyz "$_pp_b.swapped.xyz" --out "$_pp_b.smu" ||
+            die "rpr predict failed"
+        "$RPR" predict --model "$SPEC/$1/polarizability.xml" \
+            --xyz "$_pp_b.swapped.xyz" --out "$_pp_b.salpha" ||
+            die "rpr predict failed"
+        dihedral_series "$_pp_g" >"$_pp_b.phi"
+        paste -d ' ' "$_pp_b.phi" "$_pp_b.mu" "$_pp_b.alpha" "$_pp_b.smu" \
+            "$_pp_b.salpha" | awk '{
+                o = ($2 < 0) ? 11 : 2
+                printf "%s", $1
+                for (k = 1; k <= 9; k++) printf " %s", $(o + k)
+                printf "\n"
+            }' >"$_pp_b.rows"
+        _pp_how="with $1, hydrogen labels swapped where the dihedral < 0,"
+        rm -f "$_pp_b.swapped.xyz" "$_pp_b.smu" "$_pp_b.salpha" "$_pp_b.phi"
+        ;;
+    *)
+        awk 'NR == 1 { per = $1 + 2 } (NR - 1) % per == 1 {
+                for (f = 1; f <= NF; f++) if ($f ~ /^t_fs=/) print substr($f, 6) }' \
+            "$_pp_g" | paste -d ' ' - "$_pp_b.mu" "$_pp_b.alpha" >"$_pp_b.rows"
+        _pp_how="with $1"
+        ;;
+    esac
+    {
+        echo "# rpr-nx properties, format 1"
+        echo "# columns: t_fs mu_x mu_y mu_z alpha_xx alpha_xy alpha_xz alpha_yy alpha_yz alpha_zz"
+        echo "# re-predicted by spectra.sh $_pp_how along $_pp_g"
+        cat "$_pp_b.rows"
+    } | write_atomic "$_pp_f"
+    rm -f "$_pp_b.mu" "$_pp_b.alpha" "$_pp_b.rows"
 }
+# model_set NAME DIPOLE_XML POLARIZABILITY_XML: $SPEC/NAME/ with the models.
+model_set() {
+    mkdir -p "$SPEC/$1"
+    [ -f "$SPEC/$1/dipole.xml" ] || cp "$2" "$SPEC/$1/dipole.xml"
+    [ -f "$SPEC/$1/polarizability.xml" ] || cp "$3" "$SPEC/$1/polarizability.xml"
+}
+# MAIN: the set of the main figure and of the scaling factor; SETS: all.
+sfx=""
+[ "$SPEC_MIRROR" = yes ] && sfx=-mirror
+MAIN=md
 SETS=md
+if [ "$SPEC_MIRROR" = yes ]; then
+    MAIN=$md_name-mirror
+    model_set "$MAIN" "$MD/models/dipole-$md_name.xml" \
+        "$MD/models/polarizability-$md_name.xml"
+    SETS="md $MAIN"
+    for nn in $TRAJ; do
+        props_make "$MAIN" "$nn"
+    done
+fi
 if [ -n "$SPEC_COMPARE" ]; then
     c_d=${SPEC_COMPARE%%:*} c_f=${SPEC_COMPARE##*:} c_k=${SPEC_COMPARE#*:}
     c_k=${c_k%:*}
-    cset=$c_d-$c_k-$c_f
+    cmod=$c_d-$c_k-$c_f
+    cset=$cmod$sfx
     ntest=$((NPOOL - NTRAIN))
     [ "$ntest" -gt 1000 ] && ntest=1000
     subset "train$NTRAIN" 0 "$NTRAIN"
     subset "test$NTRAIN-$ntest" "$NTRAIN" "$ntest"
     for prop in dipole polarizability; do
-        train_eval "$SPEC/models" "$prop-$cset" "$prop" "train$NTRAIN" \
+        train_eval "$SPEC/models" "$prop-$cmod" "$prop" "train$NTRAIN" \
             "test$NTRAIN-$ntest" --descriptor "$c_d" --kernel "$c_k" \
             --frame "$c_f"
-        mkdir -p "$SPEC/$cset"
-        [ -f "$SPEC/$cset/$prop.xml" ] ||
-            cp "$SPEC/models/$prop-$cset.xml" "$SPEC/$cset/$prop.xml"
     done
-    SETS="md $cset"
+    model_set "$cset" "$SPEC/models/dipole-$cmod.xml" \
+        "$SPEC/models/polarizability-$cmod.xml"
+    SETS="$SETS $cset"
     for nn in $TRAJ; do
         props_make "$cset" "$nn"
     done
@@ -183,8 +230,8 @@ for s in $SETS; do
     done
 done
 for g in all anti gauche; do
-    spectrum ir md "$g" 1
-    spectrum raman md "$g" 1
+    spectrum ir "$MAIN" "$g" 1
+    spectrum raman "$MAIN" "$g" 1
 done
 
 # colnum FILE NAME: 1-based column of NAME in the "# columns:" line.
@@ -254,25 +301,33 @@ marks() { # ACTIVITY CONFORMER -> gnuplot arrows
 
 # ---------------------------------------------------------------- figures
 FIG=$RESULTS/spectra.png
-irc=$(colnum "$SPEC/md-all-$SCALE.ir" ir)
-ruc=$(colnum "$SPEC/md-all-$SCALE.raman" unpolarised)
-rpc=$(colnum "$SPEC/md-all-$SCALE.raman" perpendicular)
+irc=$(colnum "$SPEC/$MAIN-all-$SCALE.ir" ir)
+ruc=$(colnum "$SPEC/$MAIN-all-$SCALE.raman" unpolarised)
+rpc=$(colnum "$SPEC/$MAIN-all-$SCALE.raman" perpendicular)
+# Legend names of the sets.
+label_of() {
+    case $1 in
+    md) echo "$md_d $md_k $md_f as recorded by rpr-nx" ;;
+    *-mirror) echo "$(echo "${1%-mirror}" | tr '-' ' '), mirror-mapped" ;;
+    *) echo "$1" | tr '-' ' ' ;;
+    esac
+}
 lines() { # KIND COLUMN
     printf '"%s" u 1:%s w l lw 1.5 lc rgb "black" t "all %d trajectories"' \
-        "$SPEC/md-all-$SCALE.$1" "$2" "$ntraj"
-    [ -f "$SPEC/md-anti-$SCALE.$1" ] &&
+        "$SPEC/$MAIN-all-$SCALE.$1" "$2" "$ntraj"
+    [ -f "$SPEC/$MAIN-anti-$SCALE.$1" ] &&
         printf ', "%s" u 1:%s w l lw 1 lc rgb "#1f77b4" t "anti (%d)"' \
-            "$SPEC/md-anti-$SCALE.$1" "$2" "$(echo "$ANTI" | wc -w)"
-    [ -f "$SPEC/md-gauche-$SCALE.$1" ] &&
+            "$SPEC/$MAIN-anti-$SCALE.$1" "$2" "$(echo "$ANTI" | wc -w)"
+    [ -f "$SPEC/$MAIN-gauche-$SCALE.$1" ] &&
         printf ', "%s" u 1:%s w l lw 1 lc rgb "#d62728" t "gauche (%d)"' \
-            "$SPEC/md-gauche-$SCALE.$1" "$2" "$(echo "$GAUCHE" | wc -w)"
+            "$SPEC/$MAIN-gauche-$SCALE.$1" "$2" "$(echo "$GAUCHE" | wc -w)"
     return 0
 }
 {
     cat <<EOF
 set terminal pngcairo size 1100,820 font "Sans,10"
 set output "$FIG.tmp"
-set multiplot layout 2,1 title "ML-MD ($ntraj x $MD_TMAX fs, $MD_T K), $md_d $md_k $md_f models; wavenumbers x $SCALE; grey: experiment (solid anti, dashed gauche)"
+set multiplot layout 2,1 title "ML-MD ($ntraj x $MD_TMAX fs, $MD_T K), $(label_of "$MAIN"); wavenumbers x $SCALE; grey: experiment (solid anti, dashed gauche)"
 set xrange [200:3300]
 set xtics 200
 set grid xtics lc rgb "#eeeeee"
@@ -298,7 +353,7 @@ if [ -n "$SPEC_COMPARE" ]; then
     gnuplot <<EOF || die "gnuplot failed"
 set terminal pngcairo size 1100,820 font "Sans,10"
 set output "$FIG2.tmp"
-set multiplot layout 2,1 title "The same $ntraj trajectories, properties from the $md_f frame (recorded by rpr-nx) and re-predicted with the $c_f frame"
+set multiplot layout 2,1 title "The same $ntraj trajectories: $md_f frame (black), $c_f frame (green)$([ "$MAIN" != md ] && echo ", $md_f frame without the mirror map (grey)")"
 set xrange [0:3300]
 set xtics 200
 set logscale y
@@ -308,13 +363,13 @@ set xlabel "scaled wavenumber / cm^{-1}"
 set ylabel "A / km mol^{-1} (cm^{-1})^{-1}"
 set format y "10^{%L}"
 set title "IR absorption (log scale; negative values of the windowed transform not drawn)"
-plot "$SPEC/md-all-$SCALE.ir" u 1:$irc w l lw 1.5 lc rgb "black" t "$md_d $md_k $md_f", \
-     "$SPEC/$cset-all-$SCALE.ir" u 1:$irc w l lw 1 lc rgb "#2ca02c" t "$c_d $c_k $c_f"
+plot $([ "$MAIN" != md ] && echo "\"$SPEC/md-all-$SCALE.ir\" u 1:$irc w l lw 1 lc rgb \"#aaaaaa\" t \"$(label_of md)\", ")"$SPEC/$MAIN-all-$SCALE.ir" u 1:$irc w l lw 1.5 lc rgb "black" t "$(label_of "$MAIN")", \
+     "$SPEC/$cset-all-$SCALE.ir" u 1:$irc w l lw 1 lc rgb "#2ca02c" t "$(label_of "$cset")"
 set ylabel "d{/Symbol s}/d{/Symbol W} / 10^{-30} m^2 sr^{-1} (cm^{-1})^{-1}"
 set title "Raman, perpendicular (anisotropic only; log scale)"
 set xrange [200:3300]
-plot "$SPEC/md-all-$SCALE.raman" u 1:$rpc w l lw 1.5 lc rgb "black" t "$md_d $md_k $md_f", \
-     "$SPEC/$cset-all-$SCALE.raman" u 1:$rpc w l lw 1 lc rgb "#2ca02c" t "$c_d $c_k $c_f"
+plot $([ "$MAIN" != md ] && echo "\"$SPEC/md-all-$SCALE.raman\" u 1:$rpc w l lw 1 lc rgb \"#aaaaaa\" t \"$(label_of md)\", ")"$SPEC/$MAIN-all-$SCALE.raman" u 1:$rpc w l lw 1.5 lc rgb "black" t "$(label_of "$MAIN")", \
+     "$SPEC/$cset-all-$SCALE.raman" u 1:$rpc w l lw 1 lc rgb "#2ca02c" t "$(label_of "$cset")"
 unset multiplot
 EOF
     mv "$FIG2.tmp" "$FIG2"
@@ -335,17 +390,25 @@ edit by hand.
 
     cd _build_study && sh ../trajectories/study/independent_md.sh && sh ../trajectories/study/spectra.sh
 
-- **Trajectories**: the $ntraj completed runs of
-  [independent.md](independent.md) (rpr-md, KREG potential, $MD_T K, NVE,
-  random orientation, $MD_TMAX fs at 0.5 fs); dipoles and
-  polarizabilities from the $md_d $md_k $md_f models, recorded by rpr-nx
-  at every step in the lab frame.  Conformer of a trajectory: anti if more
+- **Trajectories**: the $ntraj of $MD_N runs of
+  [independent.md](independent.md) that reached $MD_TMAX fs (rpr-md, KREG
+  potential, $MD_T K, NVE, random orientation, 0.5 fs step$([ "$MD_MIRROR" = yes ] && echo "; starts above 180 deg mirrored to 360 - phi, see there"));
+  dipoles and polarizabilities from the $md_d $md_k $md_f models (rpr's
+  defaults), recorded by rpr-nx at every step in the lab frame$([ "$MAIN" != md ] && echo ", and
+  re-predicted at every step with the mirror map: where the Cl-C-C-Cl
+  dihedral is negative (the g- side, outside the data's 0..180) the models
+  are evaluated at the same geometry with the two hydrogens of each carbon
+  swapped, which moves no atom (the same molecule, the same lab-frame
+  dipole and polarizability) but shows the descriptors the mirror image of
+  a geometry inside the data.  Without it the models extrapolate there:
+  see the mirror check of independent.md.  The main figure and the scaling
+  factor use the mirror-mapped $md_d $md_k $md_f properties").  Conformer of a trajectory: anti if more
   than half of its steps have |Cl-C-C-Cl| > 120 deg, else gauche
   (anti:$ANTI; gauche:$GAUCHE).
 - **Spectra**: \`rpr spectrum ir|raman -T $MD_T --scale S\` (defaults
   otherwise: derivative autocorrelation, Hann window, depth min(4096,
   steps/2), harmonic quantum correction, trajectories pooled; see
-  docs/spectra.md) $SPEC_OPTS.  IR in km/mol per cm^-1; Raman
+  docs/spectra.md)$([ -n "$SPEC_OPTS" ] && echo " $SPEC_OPTS").  IR in km/mol per cm^-1; Raman
   unpolarised dsigma/dOmega in 1e-30 m^2/sr per cm^-1 for a 20000 cm^-1
   laser.
 - **Frequency scaling**: the figures use S = $SCALE, the usual correction
@@ -379,9 +442,9 @@ EOF
         a=${r%%:*} p=${r#*:}
         name=$(echo "$BANDS" | awk -F: -v b="$b" '$1 ":" $2 ":" $3 == b { print $5 }')
         if [ "$a" = IR ]; then
-            f=$SPEC/md-$c-1.ir col=$irc
+            f=$SPEC/$MAIN-$c-1.ir col=$irc
         else
-            f=$SPEC/md-$c-1.raman col=$ruc
+            f=$SPEC/$MAIN-$c-1.raman col=$ruc
         fi
         lo=$(awk -v p="$p" -v s="$SCALE" 'BEGIN { print p / s * 0.9 }')
         hi=$(awk -v p="$p" -v s="$SCALE" 'BEGIN { print p / s * 1.1 }')
@@ -404,13 +467,15 @@ than 10 times its median per-step change, the signature of a frame seam
 
 | properties | IR (dipole) warnings | Raman (polarizability) warnings |
 |---|---:|---:|
-| $md_d $md_k $md_f (recorded by rpr-nx in the MD) | $(jumps md ir) | $(jumps md raman) |
+| $(label_of md) | $(jumps md ir) | $(jumps md raman) |
 EOF
+    [ "$MAIN" != md ] &&
+        echo "| $(label_of "$MAIN") (re-predicted) | $(jumps "$MAIN" ir) | $(jumps "$MAIN" raman) |"
     if [ -n "$SPEC_COMPARE" ]; then
         cat <<EOF
-| $c_d $c_k $c_f (re-predicted) | $(jumps "$cset" ir) | $(jumps "$cset" raman) |
+| $(label_of "$cset") (re-predicted) | $(jumps "$cset" ir) | $(jumps "$cset" raman) |
 
-![Principal against blend frame](spectra-frames.png)
+![Kabsch against principal frame](spectra-frames.png)
 
 A seam puts a spike into the time derivative, whose spectrum is white: it
 raises the whole spectrum, most visibly where the true spectrum is weak
@@ -426,5 +491,10 @@ EOF
 EOF
     echo "$BANDS" | awk -F: '{ printf "| %s | %s | %s | %s | %s |\n", $1,
         ($2 == "R" ? "Raman" : "IR"), $5, $3, $4 }'
+    # The hand-written reading of the figures, if there is one.
+    if [ -f "$STUDY_DIR/spectra-reading.md" ]; then
+        printf '\n## Reading\n\n(Written by hand from the figures and tables above; spectra.sh appends\nit to the page.)\n\n'
+        cat "$STUDY_DIR/spectra-reading.md"
+    fi
 } | write_atomic "$RESULTS/spectra.md"
 log "wrote $RESULTS/spectra.md, $FIG"
