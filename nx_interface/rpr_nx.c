@@ -11,8 +11,12 @@
  * to DEBUG/runnx.error and stops the trajectory.
  *
  * Speed: Newton-X starts this program afresh every step, so everything
- * here happens once per process; the program loads neither libxml2 nor
- * OpenBLAS (nx_lazy.c), and docs/newton-x.md records what each part costs.
+ * here happens once per process.  The models come from one mapped bundle
+ * file (rpr_model_bundle_open, <traj>/rpr-nx.cache); rpr-nx never parses
+ * XML and links neither libxml2 nor OpenBLAS.  When the bundle is missing
+ * or stale it hands the step to rpr-nx-full (nx_lazy.c), this same file
+ * compiled with NX_LAZY_FULL and linked normally, which parses the models
+ * and rewrites the bundle.  docs/newton-x.md records what each part costs.
  */
 #include <config.h>
 
@@ -59,9 +63,10 @@ typedef struct rpr_nx {
     size_t state; /* current state, 1-based */
     rpr_geoms *geoms;
     /* Models: energy per state, then dipole and polarizability (NULL when
-     * absent), with their paths and workspaces. */
+     * absent), with their paths and workspaces; borrowed from the bundle. */
     size_t nmodels;
-    rpr_model *model[RPR_NX_MAX_STATES + 2];
+    rpr_model_bundle *bundle;
+    const rpr_model *model[RPR_NX_MAX_STATES + 2];
     rpr_workspace *ws[RPR_NX_MAX_STATES + 2];
     char *path[RPR_NX_MAX_STATES + 2];
     char key[RPR_NX_MAX_STATES + 2][32]; /* its key in rpr-nx.par */
@@ -84,9 +89,9 @@ static void rpr_nx_free(rpr_nx *nx)
 {
     for (size_t i = 0; i < RPR_NX_MAX_STATES + 2; i++) {
         rpr_workspace_free(nx->ws[i]);
-        rpr_model_free(nx->model[i]);
         free(nx->path[i]);
     }
+    rpr_model_bundle_free(nx->bundle);
     rpr_geoms_free(nx->geoms);
     nx_files_par_free(nx->par);
     free(nx->par_dir);
@@ -348,6 +353,62 @@ cleanup:
 
 /* ------------------------------------------------------------ models */
 
+/* Where the bundle of the models lives: in the trajectory directory,
+ * which rpr-nx writes to anyway (RESULTS), one per trajectory. */
+static const char rpr_nx_bundle_name[] = "rpr-nx.cache";
+
+/* Is model i needed in this run? */
+static int rpr_nx_wanted(const rpr_nx *nx, size_t i)
+{
+    return nx->path[i] != NULL && (i < nx->ctl.nstat || nx->properties);
+}
+
+/* Open the bundle of the models needed (each distinct file once):
+ * rpr-nx-full parses stale models and rewrites the bundle, rpr-nx hands
+ * the step to rpr-nx-full if the bundle is not usable as it is. */
+static rpr_status rpr_nx_open_bundle(rpr_nx *nx, size_t *slot, rpr_error *err)
+{
+    const char *files[RPR_NX_MAX_STATES + 2];
+    size_t nfiles = 0;
+    for (size_t i = 0; i < nx->nmodels; i++) {
+        if (!rpr_nx_wanted(nx, i))
+            continue;
+        size_t j = 0;
+        while (j < nfiles && strcmp(files[j], nx->path[i]) != 0)
+            j++;
+        if (j == nfiles)
+            files[nfiles++] = nx->path[i];
+        slot[i] = j;
+    }
+    char path[RPR_NX_PATH];
+    snprintf(path, sizeof path, "%s/%s", nx->traj, rpr_nx_bundle_name);
+#ifdef NX_LAZY_FULL
+    const rpr_model_loader load = rpr_model_load;
+#else
+    const rpr_model_loader load = NULL; /* no XML parser in rpr-nx */
+#endif
+    rpr_status st =
+        rpr_model_bundle_open(path, nfiles, files, load, &nx->bundle, err);
+    if (st != RPR_OK) {
+        /* The library's message names the file (and line); add the key
+         * that named the file. */
+        char msg[sizeof err->message];
+        memcpy(msg, err->message, sizeof msg);
+        for (size_t i = 0; i < nx->nmodels; i++) {
+            if (!rpr_nx_wanted(nx, i))
+                continue;
+            const size_t pl = strlen(nx->path[i]);
+            if (strncmp(msg, nx->path[i], pl) == 0)
+                return nx_files_fail(err, st, "%s (from \"%s\" in %s)", msg,
+                                     nx->key[i], nx_files_par_path(nx->par));
+        }
+        return nx_files_fail(err, st, "%s", msg);
+    }
+    if (nx->bundle == NULL)
+        return nx_lazy_handover(path, err);
+    return RPR_OK;
+}
+
 static rpr_status rpr_nx_load(rpr_nx *nx, rpr_error *err)
 {
     static const rpr_property want_dp[2] = {RPR_PROPERTY_DIPOLE,
@@ -356,26 +417,14 @@ static rpr_status rpr_nx_load(rpr_nx *nx, rpr_error *err)
     const size_t nat = rpr_geoms_natoms(nx->geoms);
     const int *numbers = rpr_geoms_numbers(nx->geoms);
     const char *const par = nx_files_par_path(nx->par);
+    size_t slot[RPR_NX_MAX_STATES + 2];
+    rpr_status st = rpr_nx_open_bundle(nx, slot, err);
+    if (st != RPR_OK)
+        return st;
     for (size_t i = 0; i < nx->nmodels; i++) {
-        if (nx->path[i] == NULL || (i >= nstat && !nx->properties))
+        if (!rpr_nx_wanted(nx, i))
             continue;
-        /* The binary cache next to the model makes loading one read; if
-         * it cannot be written there, load the XML itself. */
-        rpr_status st =
-            rpr_model_load_cached(nx->path[i], NULL, &nx->model[i], err);
-        if (st == RPR_EIO)
-            st = rpr_model_load(nx->path[i], &nx->model[i], err);
-        if (st != RPR_OK) {
-            /* The library's message names the file (and line); add the
-             * key that named the file. */
-            char msg[sizeof err->message];
-            memcpy(msg, err->message, sizeof msg);
-            const size_t pl = strlen(nx->path[i]);
-            const int named = strncmp(msg, nx->path[i], pl) == 0;
-            return nx_files_fail(err, st, "%s%s%s (from \"%s\" in %s)",
-                                 named ? "" : nx->path[i], named ? "" : ": ",
-                                 msg, nx->key[i], par);
-        }
+        nx->model[i] = rpr_model_bundle_model(nx->bundle, slot[i]);
         const rpr_property want =
             i < nstat ? RPR_PROPERTY_ENERGY : want_dp[i - nstat];
         const rpr_property got = rpr_model_property(nx->model[i]);
@@ -553,8 +602,10 @@ int main(int argc, char **argv)
         }
     }
     nx.traj = nx.ns ? "../.." : "..";
+#ifdef NX_LAZY_FULL
     /* Small matrices, one process per step: never start BLAS threads. */
     rpr_set_num_threads(1);
+#endif
 
     rpr_status st =
         nx.ns ? rpr_nx_read_ns(&nx, &err) : rpr_nx_read_cs(&nx, &err);

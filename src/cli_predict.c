@@ -30,7 +30,9 @@ static void cli_predict_usage(FILE *f)
         "                   layout, hartree per angstrom (the XYZ unit)\n"
         "  --health F       frame diagnostics per geometry (moments, gaps, "
         "sign\n"
-        "                   reliabilities, Kabsch margin, blend weights)\n"
+        "                   reliabilities, Kabsch margins, blend weights "
+        "per frame\n"
+        "                   and per Kabsch reference)\n"
         "  --cache F        load the model through a binary cache file\n"
         "  -h, --help       this text\n");
 }
@@ -139,10 +141,15 @@ int cli_predict(int argc, char **argv)
         (health_path != NULL &&
          cli_predict_open(health_path, &hout, &fh, &err)))
         goto fail;
-    if (fh != NULL)
+    if (fh != NULL) {
         fprintf(fh, "# geometry I1 I2 I3 (weight bohr^2) gap12 gap23 "
                     "sign_rel1 sign_rel2 sign_rel3 sign_fallback improper "
-                    "kabsch_margin w_principal w_kabsch blend_fallback\n");
+                    "kabsch_margin w_principal w_kabsch blend_fallback "
+                    "kabsch_nref kabsch_rel_margin");
+        for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
+            fprintf(fh, " w_ref%d", r + 1);
+        fputc('\n', fh);
+    }
 
     const double *const xyz = rpr_geoms_xyz(geoms);
     const int *const numbers = rpr_geoms_numbers(geoms);
@@ -173,15 +180,22 @@ int cli_predict(int argc, char **argv)
                         grad[3 * a + 1] / RPR_ANGSTROM_PER_BOHR,
                         grad[3 * a + 2] / RPR_ANGSTROM_PER_BOHR);
         }
-        if (fh != NULL)
+        if (fh != NULL) {
             fprintf(fh,
                     "%zu %.10g %.10g %.10g %.6g %.6g %.6g %.6g %.6g %d %d "
-                    "%.6g %.6g %.6g %d\n",
+                    "%.6g %.6g %.6g %d",
                     i + 1, h.moments[0], h.moments[1], h.moments[2], h.gap12,
                     h.gap23, h.sign_reliability[0], h.sign_reliability[1],
                     h.sign_reliability[2], h.sign_fallback, h.improper,
                     h.kabsch_margin, h.weight_principal, h.weight_kabsch,
                     h.blend_fallback);
+            /* Appended after the columns of earlier versions, so that
+             * scripts reading those by position keep working. */
+            fprintf(fh, " %zu %.6g", h.kabsch_nref, h.kabsch_rel_margin);
+            for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
+                fprintf(fh, " %.6g", h.kabsch_weight[r]);
+            fputc('\n', fh);
+        }
     }
     if (out != NULL) {
         const rpr_status cs = rpr_outfile_commit(out, &err);

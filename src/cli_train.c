@@ -14,6 +14,8 @@
 
 static void cli_train_usage(FILE *f)
 {
+    rpr_train_options def;
+    rpr_train_options_default(&def);
     fprintf(
         f,
         "Usage: rpr train --property P --xyz GEOMS --values LABELS --out MODEL"
@@ -64,9 +66,19 @@ static void cli_train_usage(FILE *f)
         "default:\n"
         "                     lowest energy (energy), else the first geometry"
         "\n"
-        "                     Also the Kabsch reference, which is otherwise "
-        "the\n"
-        "                     training geometry farthest from the fit's seam\n"
+        "                     Also the first Kabsch reference (without "
+        "--kabsch-ref)\n"
+        "  --kabsch-refs N    at most N Kabsch references, 1..%d (default %zu),"
+        "\n"
+        "                     one sub-model each, blended smoothly: the "
+        "training\n"
+        "                     geometry farthest from the fit's seam, then "
+        "those that\n"
+        "                     cover best where the chosen fits are unreliable"
+        "\n"
+        "  --kabsch-ref F     the Kabsch references instead: every geometry "
+        "of the XYZ\n"
+        "                     file F (angstrom), at most %d\n"
         "  --criterion C      holdout (default) or loo: selection of sigma, "
         "lambda\n"
         "  --validation-fraction X   hold-out share (default 0.2)\n"
@@ -78,7 +90,8 @@ static void cli_train_usage(FILE *f)
         "REdihed,\n"
         "                     xyzQ)\n"
         "  -q, --quiet        no summary on stdout\n"
-        "  -h, --help         this text\n");
+        "  -h, --help         this text\n",
+        RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
 }
 
 /* "opt" or a number; *value < 0 means optimise. */
@@ -138,6 +151,8 @@ int cli_train(int argc, char **argv)
         OPT_WEIGHTS,
         OPT_KABSCH_WEIGHTS,
         OPT_EQ,
+        OPT_KABSCH_REFS,
+        OPT_KABSCH_REF,
         OPT_CRITERION,
         OPT_VALFRAC,
         OPT_SEED,
@@ -162,6 +177,8 @@ int cli_train(int argc, char **argv)
         {"weights", required_argument, NULL, OPT_WEIGHTS},
         {"kabsch-weights", required_argument, NULL, OPT_KABSCH_WEIGHTS},
         {"eq", required_argument, NULL, OPT_EQ},
+        {"kabsch-refs", required_argument, NULL, OPT_KABSCH_REFS},
+        {"kabsch-ref", required_argument, NULL, OPT_KABSCH_REF},
         {"criterion", required_argument, NULL, OPT_CRITERION},
         {"validation-fraction", required_argument, NULL, OPT_VALFRAC},
         {"seed", required_argument, NULL, OPT_SEED},
@@ -172,10 +189,10 @@ int cli_train(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     rpr_train_options opt;
     const char *xyz_path = NULL, *values_path = NULL, *out_path = NULL;
-    const char *grad_path = NULL, *eq_path = NULL;
-    int have_property = 0, frame_given = 0, quiet = 0, c;
+    const char *grad_path = NULL, *eq_path = NULL, *ref_path = NULL;
+    int have_property = 0, frame_given = 0, quiet = 0, nref_given = 0, c;
     rpr_error err;
-    rpr_geoms *geoms = NULL, *eq = NULL;
+    rpr_geoms *geoms = NULL, *eq = NULL, *refs = NULL;
     rpr_model *model = NULL;
     double *values = NULL, *grad = NULL;
     unsigned char *present = NULL;
@@ -244,6 +261,17 @@ int cli_train(int argc, char **argv)
                 return cli_train_bad("kabsch-weights", optarg);
             break;
         case OPT_EQ: eq_path = optarg; break;
+        case OPT_KABSCH_REFS: {
+            char *end;
+            const long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 ||
+                v > RPR_KABSCH_MAX_REFS)
+                return cli_train_bad("kabsch-refs", optarg);
+            opt.kabsch_nref = (size_t) v;
+            nref_given = 1;
+            break;
+        }
+        case OPT_KABSCH_REF: ref_path = optarg; break;
         case OPT_CRITERION:
             if (strcmp(optarg, "holdout") == 0)
                 opt.criterion = RPR_CRITERION_HOLDOUT;
@@ -333,6 +361,28 @@ int cli_train(int argc, char **argv)
         }
         opt.xyz_eq = rpr_geoms_xyz(eq);
     }
+    if (ref_path != NULL) {
+        /* The library refuses more than RPR_KABSCH_MAX_REFS references and
+         * planar ones, naming the reference. */
+        if (rpr_geoms_read_xyz(ref_path, &refs, &err) != RPR_OK)
+            goto fail;
+        if (rpr_geoms_natoms(refs) != natoms ||
+            memcmp(rpr_geoms_numbers(refs), rpr_geoms_numbers(geoms),
+                   natoms * sizeof(int)) != 0) {
+            fprintf(stderr, "rpr train: %s: atoms differ from those of %s\n",
+                    ref_path, xyz_path);
+            goto cleanup;
+        }
+        if (nref_given && opt.kabsch_nref != rpr_geoms_nframes(refs)) {
+            fprintf(stderr,
+                    "rpr train: --kabsch-refs %zu but %s holds %zu "
+                    "geometries\n",
+                    opt.kabsch_nref, ref_path, rpr_geoms_nframes(refs));
+            goto cleanup;
+        }
+        opt.kabsch_refs = rpr_geoms_xyz(refs);
+        opt.kabsch_nref = rpr_geoms_nframes(refs);
+    }
     static char progress_name[] = "train";
     opt.progress = cli_progress;
     opt.progress_ctx = progress_name;
@@ -354,6 +404,7 @@ cleanup:
     rpr_model_free(model);
     rpr_geoms_free(geoms);
     rpr_geoms_free(eq);
+    rpr_geoms_free(refs);
     rpr_free(values);
     rpr_free(grad);
     rpr_free(present);

@@ -188,9 +188,12 @@ typedef struct verify_health {
     size_t n;
     double gap12, gap23, sign, margin; /* minima; margin NaN if no Kabsch */
     size_t gap12_at, gap23_at, sign_at, margin_at;
-    size_t label_signs;     /* geometries with a label-rule axis sign */
-    double wp_lo, wp_hi;    /* principal weight range */
-    double wk_lo, wk_hi;    /* Kabsch weight range */
+    double rel;          /* min over geometries of the best relative margin */
+    size_t rel_at;       /* where; valid if rel is not NaN */
+    size_t nref;         /* Kabsch references of the model */
+    size_t label_signs;  /* geometries with a label-rule axis sign */
+    double wp_lo, wp_hi; /* principal weight range */
+    double wk_lo, wk_hi; /* Kabsch weight range */
     size_t blend_fallbacks; /* geometries where both weights were 0 */
     size_t first_fallback;  /* 0-based, valid if blend_fallbacks > 0 */
 } verify_health;
@@ -201,6 +204,7 @@ static void verify_health_add(verify_health *v, size_t k,
     if (v->n == 0) {
         v->gap12 = v->gap23 = v->sign = INFINITY;
         v->margin = NAN;
+        v->rel = NAN;
         v->wp_lo = v->wk_lo = INFINITY;
         v->wp_hi = v->wk_hi = -INFINITY;
     }
@@ -223,6 +227,12 @@ static void verify_health_add(verify_health *v, size_t k,
         v->margin = h->kabsch_margin;
         v->margin_at = k;
     }
+    if (!isnan(h->kabsch_rel_margin) &&
+        (isnan(v->rel) || h->kabsch_rel_margin < v->rel)) {
+        v->rel = h->kabsch_rel_margin;
+        v->rel_at = k;
+    }
+    v->nref = h->kabsch_nref;
     v->label_signs += h->sign_fallback != 0;
     v->wp_lo = fmin(v->wp_lo, h->weight_principal);
     v->wp_hi = fmax(v->wp_hi, h->weight_principal);
@@ -245,6 +255,13 @@ static void verify_health_print(const verify_health *v, const char *xyz_path,
     if (!isnan(v->margin))
         printf("frame     min Kabsch margin %.3g (geometry %zu)\n", v->margin,
                v->margin_at + 1);
+    /* The blend weight of a fit follows its margin relative to its
+     * reference's own; the best fit of each geometry is the one that
+     * counts (rpr.h, rpr_frame_health). */
+    if (!isnan(v->rel))
+        printf("frame     %zu Kabsch reference%s: min over geometries of the "
+               "best relative margin %.3g (geometry %zu)\n",
+               v->nref, v->nref == 1 ? "" : "s", v->rel, v->rel_at + 1);
     printf("frame     blend weights: principal %.3g..%.3g, Kabsch "
            "%.3g..%.3g; blend fallbacks %zu",
            v->wp_lo, v->wp_hi, v->wk_lo, v->wk_hi, v->blend_fallbacks);

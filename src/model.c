@@ -387,6 +387,8 @@ rpr_status model_derive(rpr_model *m, rpr_error *err)
                   m->masses, m->kweights);
     for (size_t i = 0; i < 3 * m->natoms; i++)
         m->xyz_eq_a[i] = m->xyz_eq[i] * RPR_ANGSTROM_PER_BOHR;
+    m->nkabsch = 0;
+    m->kabsch_first = 0;
     for (size_t k = 0; k < m->nsub; k++) {
         model_sub *const s = &m->sub[k];
         s->ngroup = 0;
@@ -400,6 +402,11 @@ rpr_status model_derive(rpr_model *m, rpr_error *err)
                 s->group_first[s->ngroup++] = c;
             s->group[c] = g;
         }
+        if (s->frame == RPR_FRAME_KABSCH) {
+            if (m->nkabsch == 0)
+                m->kabsch_first = k;
+            m->nkabsch++;
+        }
         if (s->qdot != NULL) {
             const size_t n = m->ntrain;
             for (size_t j = 0; j < n; j++)
@@ -409,6 +416,33 @@ rpr_status model_derive(rpr_model *m, rpr_error *err)
                     s->qdot[j] += s->xt[d * n + j] * s->qt[d * n + j];
         }
     }
+    /* One descriptor for all sub-models: the descriptor must not see the
+     * frame (then it is the same in every frame up to rounding), no
+     * sub-model may average over signs (it evaluates 8 descriptors), and
+     * the stored training descriptors must be bit-equal, which train.c
+     * ensures by evaluating them once.  Files from before that rule hold
+     * descriptors that differ in the last bits and keep the per-sub-model
+     * path. */
+    m->shared_x = m->nsub > 1 && !m->desc->uses_frame && !m->has_q;
+    for (size_t k = 0; k < m->nsub && m->shared_x; k++)
+        if (model_sub_sign_averaged(m, &m->sub[k]) ||
+            (k > 0 && memcmp(m->sub[k].xt, m->sub[0].xt,
+                             m->D * m->ntrain * sizeof(double)) != 0))
+            m->shared_x = 0;
+    m->nxgroup = 0;
+    if (m->shared_x)
+        for (size_t k = 0; k < m->nsub; k++) {
+            model_sub *const s = &m->sub[k];
+            for (size_t c = 0; c < m->ncomp; c++) {
+                size_t g = 0;
+                while (g < m->nxgroup &&
+                       memcmp(&m->xsigma[g], &s->sigma[c], sizeof(double)) != 0)
+                    g++;
+                if (g == m->nxgroup)
+                    m->xsigma[m->nxgroup++] = s->sigma[c];
+                s->xgroup[c] = g;
+            }
+        }
     return RPR_OK;
 }
 
@@ -881,44 +915,70 @@ static void model_to_lab(rpr_property property, const double Q[9],
 }
 
 /*
- * Blend weights from the principal diagnostics in h and the Kabsch margin
- * relative to the reference's own, with the smoothstep ramps of frames.md
- * 4.6, Kabsch first:
- *   w_K  = S(t_K),  w_PA = (1 - w_K) S(t_gap) S(t_sign),
+ * Blend weights wsub [nsub] from the principal diagnostics in h and the
+ * Kabsch margins margin [nsub] (NaN for other frames), each relative to
+ * its reference's own, with the smoothstep ramps of frames.md 4.6, the
+ * Kabsch fits first:
+ *   w_r  = S(t_r),  t_r = (m_r / m_ref,r - margin_lo) / (margin_hi - margin_lo)
+ *   w_PA = prod_r (1 - w_r) S(t_gap) S(t_sign),
  * normalised to sum 1.  frames.md 4.6 weighs both frames alike (w_PA
- * without the factor 1 - w_K); on the DCE data that mixes the principal
+ * without the product); on the DCE data that mixes the principal
  * frame's ~15 times larger errors into every prediction and, where axis
  * skewnesses hover around the sign ramp, makes the weights flicker from
- * step to step (docs/results/frames.md measures both rules).  The Kabsch
+ * step to step (docs/results/frames.md measures both rules).  A Kabsch
  * frame is continuous wherever its margin is > 0, so the principal frame
- * is needed only near the Kabsch frame's seam, where w_K falls to 0.
- * Both rules are exactly covariant (invariant weights times covariant
- * terms) and continuous wherever w_K + w_PA > 0.  *fallback = 1 when both
- * ramps are at 0 and one frame is taken alone.
+ * is needed only where every Kabsch fit is near its seam.  Several
+ * references have their seams in different places (train.c chooses them
+ * so), and each fit's weight vanishes before its seam.  The rule is
+ * exactly covariant (invariant weights times covariant terms) and
+ * continuous wherever the sum of the weights is > 0.  *fallback = 1 when
+ * every ramp is at 0 and the sub-model furthest inside its ramp (largest
+ * t) is taken alone.
  */
-static void model_blend_weights(const rpr_frame_options *o,
-                                const rpr_frame_health *h, double margin,
-                                double ref_margin, double *w_pa, double *w_k,
+static void model_blend_weights(const rpr_model *m, const rpr_frame_health *h,
+                                const double *margin, double *wsub,
                                 int *fallback)
 {
-    const double gap = fmin(h->gap12, h->gap23);
-    double rho = h->sign_reliability[0];
-    for (int k = 1; k < 3; k++)
-        rho = fmin(rho, h->sign_reliability[k]);
-    const double t_gap = (gap - o->gap_lo) / (o->gap_hi - o->gap_lo);
-    const double t_sign = (rho - o->sign_lo) / (o->sign_hi - o->sign_lo);
-    const double t_k =
-        (margin / ref_margin - o->margin_lo) / (o->margin_hi - o->margin_lo);
-    *w_k = frame_smoothstep(t_k);
-    *w_pa = (1.0 - *w_k) * frame_smoothstep(t_gap) * frame_smoothstep(t_sign);
-    *fallback = !(*w_pa + *w_k > 0.0);
-    if (*fallback) {
-        /* Both frames ill-defined: take the one further inside its ramp
-         * (frames.md 4.6: the larger raw margin). */
-        const int pa = fmin(t_gap, t_sign) >= t_k;
-        *w_pa = pa ? 1.0 : 0.0;
-        *w_k = pa ? 0.0 : 1.0;
+    const rpr_frame_options *const o = &m->frame_options;
+    double t[MODEL_MAX_SUB], prod = 1.0, total = 0.0;
+    for (size_t k = 0; k < m->nsub; k++) {
+        t[k] = -INFINITY;
+        wsub[k] = 0.0;
+        if (m->sub[k].frame != RPR_FRAME_KABSCH)
+            continue;
+        t[k] = (margin[k] / m->sub[k].ref_margin - o->margin_lo) /
+               (o->margin_hi - o->margin_lo);
+        wsub[k] = frame_smoothstep(t[k]);
+        prod *= 1.0 - wsub[k];
     }
+    for (size_t k = 0; k < m->nsub; k++) {
+        if (m->sub[k].frame == RPR_FRAME_PRINCIPAL) {
+            const double gap = fmin(h->gap12, h->gap23);
+            double rho = h->sign_reliability[0];
+            for (int a = 1; a < 3; a++)
+                rho = fmin(rho, h->sign_reliability[a]);
+            const double t_gap = (gap - o->gap_lo) / (o->gap_hi - o->gap_lo);
+            const double t_sign =
+                (rho - o->sign_lo) / (o->sign_hi - o->sign_lo);
+            t[k] = fmin(t_gap, t_sign);
+            wsub[k] = prod * frame_smoothstep(t_gap) * frame_smoothstep(t_sign);
+        }
+        total += wsub[k];
+    }
+    *fallback = !(total > 0.0);
+    if (*fallback) {
+        /* Every frame ill-defined: take the one further inside its ramp
+         * (frames.md 4.6: the larger raw margin); the first at a tie. */
+        size_t best = 0;
+        for (size_t k = 1; k < m->nsub; k++)
+            if (t[k] > t[best])
+                best = k;
+        for (size_t k = 0; k < m->nsub; k++)
+            wsub[k] = k == best ? 1.0 : 0.0;
+        return;
+    }
+    for (size_t k = 0; k < m->nsub; k++)
+        wsub[k] /= total;
 }
 
 static void model_health_unknown(rpr_frame_health *h)
@@ -934,6 +994,46 @@ static void model_health_unknown(rpr_frame_health *h)
     h->weight_principal = 0.0;
     h->weight_kabsch = 0.0;
     h->blend_fallback = 0;
+    h->kabsch_nref = 0;
+    h->kabsch_rel_margin = NAN;
+    for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
+        h->kabsch_weight[r] = 0.0;
+}
+
+/*
+ * All sub-models of a shared_x model (model_derive) at one geometry: the
+ * descriptor once, on the coordinates in the frame (Q, origin) of
+ * sub-model 0 (it does not depend on the frame), the kernel distances
+ * once, each distinct kernel width's row once, and one dot product per
+ * sub-model and component: y [nsub][MODEL_MAX_COMP] frame components.
+ */
+static rpr_status model_shared_eval(const rpr_model *m, rpr_workspace *ws,
+                                    const double *xyz, const double Q[9],
+                                    const double origin[3],
+                                    double y[][MODEL_MAX_COMP], rpr_error *err)
+{
+    const size_t N = m->ntrain;
+    descriptor_params p;
+
+    frame_to_frame(m->natoms, Q, origin, xyz, ws->xf);
+    for (size_t i = 0; i < 3 * m->natoms; i++)
+        ws->xf[i] *= RPR_ANGSTROM_PER_BOHR;
+    model_descriptor_params(m, &p);
+    const rpr_status st = m->desc->eval(&p, ws->xf, ws->x, NULL, err);
+    if (st != RPR_OK)
+        return st;
+    model_distances(m->kernel, m->D, N, m->sub[0].xt, ws->x, ws->dist);
+    for (size_t g = 0; g < m->nxgroup; g++) {
+        model_kernel_row(m, m->xsigma[g], N, ws->dist, ws->k);
+        for (size_t k = 0; k < m->nsub; k++) {
+            const model_sub *const s = &m->sub[k];
+            for (size_t c = 0; c < m->ncomp; c++)
+                if (s->xgroup[c] == g)
+                    y[k][c] =
+                        s->prior[c] + model_dot(N, s->alpha + c * N, ws->k);
+        }
+    }
+    return RPR_OK;
 }
 
 rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
@@ -944,7 +1044,7 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
     rpr_frame_health h;
     double y[MODEL_MAX_SUB][MODEL_MAX_COMP], Q[MODEL_MAX_SUB][9];
     double margin[MODEL_MAX_SUB], wsub[MODEL_MAX_SUB];
-    rpr_status st;
+    rpr_status st = RPR_OK;
 
     if (m == NULL || ws == NULL || xyz == NULL || value == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "rpr_predict: NULL argument");
@@ -994,21 +1094,23 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
 
     model_health_unknown(&h);
     int have_pa = 0;
+    double origin[MODEL_MAX_SUB][3];
     for (size_t k = 0; k < m->nsub; k++) {
         const model_sub *const s = &m->sub[k];
-        double origin[3];
-        st = model_sub_frame(m, s, xyz, Q[k], origin, &h, &margin[k], err);
+        st = model_sub_frame(m, s, xyz, Q[k], origin[k], &h, &margin[k], err);
         if (st != RPR_OK)
             return st;
         if (s->frame == RPR_FRAME_PRINCIPAL)
             have_pa = 1;
-        if (s->frame == RPR_FRAME_KABSCH)
-            h.kabsch_margin = margin[k];
-        st = model_sub_eval(m, s, ws, xyz, Q[k], origin, y[k],
-                            grad != NULL ? ws->gx : NULL, err);
-        if (st != RPR_OK)
-            return st;
     }
+    if (m->shared_x)
+        st = model_shared_eval(m, ws, xyz, Q[0], origin[0], y, err);
+    else
+        for (size_t k = 0; k < m->nsub && st == RPR_OK; k++)
+            st = model_sub_eval(m, &m->sub[k], ws, xyz, Q[k], origin[k], y[k],
+                                grad != NULL ? ws->gx : NULL, err);
+    if (st != RPR_OK)
+        return st;
     if (health != NULL && !have_pa) {
         /* Diagnostics only: a failure here must not fail the step. */
         double Qd[9], od[3];
@@ -1028,19 +1130,12 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
 
     if (m->nsub == 1)
         wsub[0] = 1.0;
-    else {
-        assert(m->sub[0].frame == RPR_FRAME_PRINCIPAL &&
-               m->sub[1].frame == RPR_FRAME_KABSCH);
-        model_blend_weights(&m->frame_options, &h, margin[1],
-                            m->sub[1].ref_margin, &wsub[0], &wsub[1],
-                            &h.blend_fallback);
-        const double total = wsub[0] + wsub[1];
-        wsub[0] /= total;
-        wsub[1] /= total;
-    }
+    else
+        model_blend_weights(m, &h, margin, wsub, &h.blend_fallback);
     for (size_t c = 0; c < m->ncomp; c++)
         value[c] = 0.0;
     h.weight_principal = h.weight_kabsch = 0.0;
+    h.kabsch_nref = m->nkabsch;
     for (size_t k = 0; k < m->nsub; k++) {
         double lab[MODEL_MAX_COMP];
         model_to_lab(m->property, Q[k], y[k], lab);
@@ -1048,8 +1143,17 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
             value[c] += wsub[k] * lab[c];
         if (m->sub[k].frame == RPR_FRAME_PRINCIPAL)
             h.weight_principal = wsub[k];
-        else if (m->sub[k].frame == RPR_FRAME_KABSCH)
-            h.weight_kabsch = wsub[k];
+        else if (m->sub[k].frame == RPR_FRAME_KABSCH) {
+            const size_t r = k - m->kabsch_first;
+            const double rel = margin[k] / m->sub[k].ref_margin;
+            h.weight_kabsch += wsub[k];
+            if (r < RPR_KABSCH_MAX_REFS)
+                h.kabsch_weight[r] = wsub[k];
+            if (isnan(h.kabsch_rel_margin) || rel > h.kabsch_rel_margin) {
+                h.kabsch_rel_margin = rel;
+                h.kabsch_margin = margin[k];
+            }
+        }
     }
     if (m->nsub == 1 && m->sub[0].frame == RPR_FRAME_NONE)
         h.weight_principal = 0.0;
@@ -1121,8 +1225,9 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
     fprintf(out, "\nframe:         %s, %s weights", model_frame_name(m->frame),
             model_weighting_name(o->weighting));
     if (m->frame == RPR_FRAME_KABSCH || m->frame == RPR_FRAME_BLEND)
-        fprintf(out, ", Kabsch fit %s weights",
-                model_weighting_name(o->kabsch_weighting));
+        fprintf(out, ", Kabsch fit %s weights, %zu reference%s",
+                model_weighting_name(o->kabsch_weighting), m->nkabsch,
+                m->nkabsch == 1 ? "" : "s");
     fputc('\n', out);
     fprintf(out,
             "frame options: sign_tol %g, gap %g..%g, sign %g..%g, "
@@ -1141,9 +1246,14 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
         const model_sub *const s = &m->sub[k];
         fprintf(out, "sub-model %zu:   frame %s", k + 1,
                 model_frame_name(s->frame));
-        if (s->frame == RPR_FRAME_KABSCH)
-            fprintf(out, " (reference: %s, margin %.4g)",
-                    m->eq_source == MODEL_EQ_USER
+        if (s->frame == RPR_FRAME_KABSCH && s->ref_source == MODEL_REF_TRAINING)
+            fprintf(out, " (reference %zu: training geometry %zu, margin %.4g)",
+                    k - m->kabsch_first + 1, s->ref_index + 1, s->ref_margin);
+        else if (s->frame == RPR_FRAME_KABSCH)
+            fprintf(out, " (reference %zu: %s, margin %.4g)",
+                    k - m->kabsch_first + 1,
+                    s->ref_source == MODEL_REF_GIVEN ? "given"
+                    : m->eq_source == MODEL_EQ_USER
                         ? "the equilibrium geometry"
                         : "max-min-margin training geometry",
                     s->ref_margin);

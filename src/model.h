@@ -9,10 +9,11 @@
  * model_bind(), done.  rpr_model_free() is one free().
  *
  * Sub-models.  A model holds one KRR sub-model per frame (frames.md 4.6):
- * one for the frames none, principal and Kabsch, two (principal, then
- * Kabsch) for the blend.  Each learns all components of the property in
- * its own frame on the same training geometries; prediction rotates each
- * back and blends with the invariant weights of frames.md 4.6.
+ * one for the frames none and principal, one per Kabsch reference for
+ * kabsch, and for the blend the principal one followed by one per Kabsch
+ * reference.  Each learns all components of the property in its own
+ * frame on the same training geometries; prediction rotates each back
+ * and blends with invariant weights (model.c, model_blend_weights).
  *
  * Units.  Descriptors are evaluated on coordinates in angstrom (MLatom's
  * convention, kreg-and-krr.md 1), converted from bohr with
@@ -31,13 +32,14 @@
 
 enum {
     /* Number of the XML format written; loading refuses larger ones. */
-    MODEL_FORMAT = 1,
+    MODEL_FORMAT = 2, /* 2: several Kabsch references, reference source */
     /* Version of the binary cache layout; bump when struct rpr_model or
      * model_layout() changes (the cache also checks sizeof and the library
      * version). */
-    MODEL_CACHE_VERSION = 2,
+    MODEL_CACHE_VERSION = 3,
     MODEL_MAX_COMP = 6, /* polarizability */
-    MODEL_MAX_SUB = 2,  /* blend: principal and Kabsch */
+    /* blend: principal and one sub-model per Kabsch reference */
+    MODEL_MAX_SUB = 1 + RPR_KABSCH_MAX_REFS,
     MODEL_NAME_LEN = 32,
     MODEL_ATOMS_LEN = 128,
     MODEL_ALIGN = 64 /* arena alignment of every array, bytes */
@@ -50,9 +52,19 @@ typedef enum model_eq_source {
     MODEL_EQ_USER = 2    /* given by the caller (rpr_train_options.xyz_eq) */
 } model_eq_source;
 
+/* Where a Kabsch reference came from (rpr info). */
+typedef enum model_ref_source {
+    MODEL_REF_UNKNOWN = 0, /* a file written before references were
+                              recorded: see eq_source */
+    MODEL_REF_GIVEN = 1,   /* rpr_train_options.kabsch_refs or xyz_eq */
+    MODEL_REF_TRAINING = 2 /* training geometry ref_index */
+} model_ref_source;
+
 /* One KRR sub-model: all components of the property in one frame. */
 typedef struct model_sub {
-    rpr_frame_kind frame; /* NONE, PRINCIPAL or KABSCH (never BLEND) */
+    rpr_frame_kind frame;        /* NONE, PRINCIPAL or KABSCH (never BLEND) */
+    model_ref_source ref_source; /* Kabsch only */
+    size_t ref_index;            /* 0-based, with MODEL_REF_TRAINING */
     /* Kabsch: sigma3/sigma1 of the reference fitted to itself, the scale
      * of the blend ramp (frames.md 4.6); NaN otherwise. */
     double ref_margin;
@@ -72,6 +84,9 @@ typedef struct model_sub {
     size_t ngroup;
     size_t group[MODEL_MAX_COMP];
     size_t group_first[MODEL_MAX_COMP];
+    /* Derived: with shared_x (below), the model-wide kernel-width group
+     * of each component. */
+    size_t xgroup[MODEL_MAX_COMP];
     /* Arrays in the arena. */
     double *ref;   /* Kabsch: reference [natoms][3], bohr, centred on its
                       weighted centre; NULL otherwise */
@@ -109,6 +124,16 @@ struct rpr_model {
 
     /* Bound by model_bind (never stored): the descriptor's registry row. */
     const descriptor_info *desc;
+    /* Derived by model_derive: 1 if the descriptor does not depend on the
+     * frame and every sub-model holds bit-equal training descriptors
+     * (train.c evaluates them once), so prediction evaluates the
+     * descriptor and the kernel distances once and each distinct kernel
+     * width's row once (xsigma), for all sub-models. */
+    int shared_x;
+    size_t nxgroup;
+    double xsigma[MODEL_MAX_SUB * MODEL_MAX_COMP];
+    /* Derived: number of Kabsch sub-models and index of the first. */
+    size_t nkabsch, kabsch_first;
 
     /* Arrays in the arena. */
     int *numbers;     /* [natoms] */

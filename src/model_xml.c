@@ -1,6 +1,6 @@
 /*
- * model_xml.c - model files: XML (rpr_model_save, rpr_model_load) and the
- * binary cache of rpr_model_load_cached.
+ * model_xml.c - model files: XML (rpr_model_save, rpr_model_load); the
+ * binary cache of rpr_model_load_cached is model_cache.c.
  *
  * XML format: docs/rpr-model.xsd (embedded as model_xsd_text, generated
  * into src/model_xsd.c), validated on every load.  Doubles are written with
@@ -8,12 +8,6 @@
  * double, and glibc converts correctly rounded both ways, so the round trip
  * is bit-exact (tests/test_model.c checks it on random bit patterns,
  * subnormals and signed zeros included).
- *
- * Cache: the model block (model.h) followed by a fixed-size trailer that
- * names the XML it came from (size, mtime, inode, device and a hash of its
- * text), the library and layout it was written by, and a hash of the
- * block.  One read() brings in block and trailer; the block is used in
- * place after model_layout().
  */
 #include <config.h>
 
@@ -33,6 +27,7 @@
 #include <libxml/xmlschemas.h>
 
 #include "model.h"
+#include "model_cache.h"
 
 /* ------------------------------------------------------------ reading files */
 
@@ -241,8 +236,14 @@ static void model_xml_write(const rpr_model *m, FILE *f)
         const model_sub *const s = &m->sub[k];
         fprintf(f, "  <submodel frame=\"%s\">\n", model_frame_name(s->frame));
         if (s->frame == RPR_FRAME_KABSCH) {
-            fprintf(f, "    <reference unit=\"bohr\" margin=\"%.17g\">\n",
+            fprintf(f, "    <reference unit=\"bohr\" margin=\"%.17g\"",
                     s->ref_margin);
+            if (s->ref_source == MODEL_REF_TRAINING)
+                fprintf(f, " source=\"training\" index=\"%zu\"",
+                        s->ref_index + 1);
+            else if (s->ref_source == MODEL_REF_GIVEN)
+                fprintf(f, " source=\"given\"");
+            fprintf(f, ">\n");
             model_xml_put_array(f, m->natoms, 3, s->ref, 3, 1);
             fprintf(f, "</reference>\n");
         }
@@ -613,8 +614,8 @@ cleanup:
 typedef struct model_xml_parts {
     xmlNode *root, *property, *molecule, *descriptor, *equilibrium, *kernel,
         *frame, *training;
-    size_t nsub;
-    xmlNode *sub[MODEL_MAX_SUB];
+    size_t nsub; /* up to MODEL_MAX_SUB + 1: one more is an error */
+    xmlNode *sub[MODEL_MAX_SUB + 1];
 } model_xml_parts;
 
 static void model_xml_collect(xmlNode *root, model_xml_parts *p)
@@ -629,7 +630,7 @@ static void model_xml_collect(xmlNode *root, model_xml_parts *p)
     p->frame = model_xml_sibling(p->kernel);
     p->training = model_xml_sibling(p->frame);
     for (xmlNode *s = model_xml_sibling(p->training);
-         s != NULL && p->nsub < MODEL_MAX_SUB; s = model_xml_sibling(s))
+         s != NULL && p->nsub <= MODEL_MAX_SUB; s = model_xml_sibling(s))
         p->sub[p->nsub++] = s;
 }
 
@@ -712,12 +713,19 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
         goto cleanup;
     }
     {
-        const size_t want_nsub = frame == RPR_FRAME_BLEND ? 2 : 1;
-        if (p.nsub != want_nsub) {
+        /* One sub-model per Kabsch reference (1 .. RPR_KABSCH_MAX_REFS),
+         * after the principal one for the blend; one for other frames. */
+        const size_t lo = frame == RPR_FRAME_BLEND ? 2 : 1;
+        const size_t hi = frame == RPR_FRAME_BLEND    ? 1 + RPR_KABSCH_MAX_REFS
+                          : frame == RPR_FRAME_KABSCH ? RPR_KABSCH_MAX_REFS
+                                                      : 1;
+        if (p.nsub < lo || p.nsub > hi) {
             st = RPR_FAIL(r->err, RPR_EPARSE,
-                          "%s:%ld: frame %s needs %zu <submodel>, found %zu",
-                          r->path, model_xml_line(p.frame), buf, want_nsub,
-                          p.nsub);
+                          "%s:%ld: frame %s needs %zu to %zu <submodel>, "
+                          "found %zu%s",
+                          r->path, model_xml_line(p.frame), buf, lo, hi,
+                          p.nsub > MODEL_MAX_SUB ? MODEL_MAX_SUB + 1 : p.nsub,
+                          p.nsub > MODEL_MAX_SUB ? " or more" : "");
             goto cleanup;
         }
     }
@@ -936,6 +944,25 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
                               r->path, model_xml_line(n), s->ref_margin);
                 goto cleanup;
             }
+            /* Where the reference came from; absent in files written
+             * before several references existed (rpr info then tells by
+             * the equilibrium geometry's source). */
+            model_xml_attr(n, "source", buf, sizeof buf);
+            if (strcmp(buf, "given") == 0)
+                s->ref_source = MODEL_REF_GIVEN;
+            else if (strcmp(buf, "training") == 0) {
+                size_t index = 0;
+                if ((st = model_xml_size(r, n, "index", &index)) != RPR_OK)
+                    goto cleanup;
+                if (index < 1 || index > ntrain) {
+                    st = RPR_FAIL(r->err, RPR_EPARSE,
+                                  "%s:%ld: reference index %zu out of 1..%zu",
+                                  r->path, model_xml_line(n), index, ntrain);
+                    goto cleanup;
+                }
+                s->ref_source = MODEL_REF_TRAINING;
+                s->ref_index = index - 1;
+            }
             n = model_xml_sibling(n);
         } else if (s->frame == RPR_FRAME_KABSCH) {
             st = RPR_FAIL(r->err, RPR_EPARSE,
@@ -1129,202 +1156,9 @@ rpr_status rpr_model_require(const rpr_model *model, rpr_property property,
 
 /* ------------------------------------------------------------ cache */
 
-/* Follows the model block in the cache file.  All fields fixed-width. */
-typedef struct model_cache_trailer {
-    char magic[8];          /* "RPRCACHE" */
-    uint32_t cache_version; /* MODEL_CACHE_VERSION */
-    uint32_t trailer_bytes; /* sizeof(model_cache_trailer) */
-    uint64_t struct_bytes;  /* sizeof(rpr_model): layout of this build */
-    uint64_t sub_bytes;     /* sizeof(model_sub) */
-    char lib_version[32];   /* rpr_version() of the writer */
-    uint64_t xml_size;      /* the XML file the block was made from */
-    int64_t xml_mtime_sec, xml_mtime_nsec;
-    uint64_t xml_ino, xml_dev;
-    uint64_t xml_hash;     /* model_hash of the XML text */
-    uint64_t block_bytes;  /* bytes of the model block before the trailer */
-    uint64_t block_hash;   /* model_hash of the block */
-    uint64_t trailer_hash; /* model_hash of the trailer up to this field */
-} model_cache_trailer;
-
-static void model_cache_fill(model_cache_trailer *t, const struct stat *xs,
-                             uint64_t xml_hash, const rpr_model *m)
-{
-    memset(t, 0, sizeof *t);
-    memcpy(t->magic, "RPRCACHE", 8);
-    t->cache_version = MODEL_CACHE_VERSION;
-    t->trailer_bytes = (uint32_t) sizeof *t;
-    t->struct_bytes = sizeof(rpr_model);
-    t->sub_bytes = sizeof(model_sub);
-    snprintf(t->lib_version, sizeof t->lib_version, "%s", rpr_version());
-    t->xml_size = (uint64_t) xs->st_size;
-    t->xml_mtime_sec = (int64_t) xs->st_mtim.tv_sec;
-    t->xml_mtime_nsec = (int64_t) xs->st_mtim.tv_nsec;
-    t->xml_ino = (uint64_t) xs->st_ino;
-    t->xml_dev = (uint64_t) xs->st_dev;
-    t->xml_hash = xml_hash;
-    t->block_bytes = m->bytes;
-    t->block_hash = model_hash(MODEL_HASH_SEED, m, m->bytes);
-    t->trailer_hash = model_hash(MODEL_HASH_SEED, t,
-                                 offsetof(model_cache_trailer, trailer_hash));
-}
-
-/* Write block and trailer atomically (temporary file, rename). */
-static rpr_status model_cache_write(const char *cache_path, const rpr_model *m,
-                                    const struct stat *xs, uint64_t xml_hash,
-                                    rpr_error *err)
-{
-    model_cache_trailer t;
-    rpr_outfile *out = NULL;
-
-    model_cache_fill(&t, xs, xml_hash, m);
-    rpr_status st = rpr_outfile_open(cache_path, &out, err);
-    if (st != RPR_OK)
-        return st;
-    FILE *const f = rpr_outfile_stream(out);
-    /* The block's pointers are meaningless in a file; model_layout() sets
-     * them again after reading.  Write them as stored: the block hash
-     * covers exactly the bytes written. */
-    if (fwrite(m, 1, m->bytes, f) != m->bytes ||
-        fwrite(&t, sizeof t, 1, f) != 1) {
-        rpr_outfile_discard(out);
-        return RPR_FAIL(err, RPR_EIO, "%s: cannot write the cache", cache_path);
-    }
-    return rpr_outfile_commit(out, err);
-}
-
-/* Is the trailer from this build, consistent with the file size? */
-static int model_cache_trailer_ok(const model_cache_trailer *t, size_t size)
-{
-    char ver[sizeof t->lib_version];
-    snprintf(ver, sizeof ver, "%s", rpr_version());
-    return memcmp(t->magic, "RPRCACHE", 8) == 0 &&
-           t->cache_version == MODEL_CACHE_VERSION &&
-           t->trailer_bytes == sizeof *t &&
-           t->struct_bytes == sizeof(rpr_model) &&
-           t->sub_bytes == sizeof(model_sub) &&
-           strncmp(t->lib_version, ver, sizeof ver) == 0 &&
-           t->trailer_hash ==
-               model_hash(MODEL_HASH_SEED, t,
-                          offsetof(model_cache_trailer, trailer_hash)) &&
-           t->block_bytes == size - sizeof *t;
-}
-
-static int model_cache_same_file(const model_cache_trailer *t,
-                                 const struct stat *xs)
-{
-    return t->xml_size == (uint64_t) xs->st_size &&
-           t->xml_mtime_sec == (int64_t) xs->st_mtim.tv_sec &&
-           t->xml_mtime_nsec == (int64_t) xs->st_mtim.tv_nsec &&
-           t->xml_ino == (uint64_t) xs->st_ino &&
-           t->xml_dev == (uint64_t) xs->st_dev;
-}
-
-/*
- * Try the cache: on success *model is the block (pointers laid out) and
- * *trailer its trailer; a missing, foreign or damaged cache is not an
- * error, just no model.  Only allocation failure is reported.
- */
-static rpr_status model_cache_try(const char *cache_path, rpr_model **model,
-                                  model_cache_trailer *trailer, rpr_error *err)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    rpr_error local;
-
-    *model = NULL;
-    const rpr_status st =
-        model_xml_slurp(cache_path, &buf, &size, NULL, &local);
-    if (st == RPR_ENOMEM) {
-        *err = local;
-        return st;
-    }
-    if (st != RPR_OK)
-        return RPR_OK;
-    if (size < sizeof *trailer + sizeof(rpr_model))
-        goto stale;
-    memcpy(trailer, buf + size - sizeof *trailer, sizeof *trailer);
-    if (!model_cache_trailer_ok(trailer, size))
-        goto stale;
-    rpr_model *const m = (rpr_model *) (void *) buf;
-    model_shape shape;
-    if (m->bytes != trailer->block_bytes || m->nsub > MODEL_MAX_SUB)
-        goto stale;
-    model_shape_of(m, &shape);
-    if (model_block_size(&shape) != m->bytes ||
-        model_hash(MODEL_HASH_SEED, m, m->bytes) != trailer->block_hash)
-        goto stale;
-    model_layout(m);
-    if (model_bind(m, NULL) != RPR_OK)
-        goto stale;
-    *model = m;
-    return RPR_OK;
-stale:
-    free(buf);
-    return RPR_OK;
-}
-
+/* The cache itself is model_cache.c, which gets the parser from here. */
 rpr_status rpr_model_load_cached(const char *xml_path, const char *cache_path,
                                  rpr_model **model, rpr_error *err)
 {
-    char *text = NULL, *path_buf = NULL;
-    size_t len = 0;
-    struct stat xs;
-    rpr_model *cached = NULL, *m = NULL;
-    model_cache_trailer t;
-    rpr_status st;
-
-    if (model == NULL || xml_path == NULL)
-        return RPR_FAIL(err, RPR_EINVAL,
-                        "rpr_model_load_cached: NULL argument");
-    *model = NULL;
-    if (cache_path == NULL) {
-        const size_t n = strlen(xml_path);
-        path_buf = malloc(n + sizeof ".cache");
-        if (path_buf == NULL)
-            return RPR_FAIL(err, RPR_ENOMEM, "%s: out of memory", xml_path);
-        memcpy(path_buf, xml_path, n);
-        memcpy(path_buf + n, ".cache", sizeof ".cache");
-        cache_path = path_buf;
-    }
-    if (stat(xml_path, &xs) != 0) {
-        st = RPR_FAIL(err, RPR_EIO, "%s: cannot stat: %s", xml_path,
-                      strerror(errno));
-        goto cleanup;
-    }
-    st = model_cache_try(cache_path, &cached, &t, err);
-    if (st != RPR_OK)
-        goto cleanup;
-    if (cached != NULL && model_cache_same_file(&t, &xs)) {
-        *model = cached; /* the fast path: stat, one read, one hash */
-        cached = NULL;
-        goto cleanup;
-    }
-    st = model_xml_slurp(xml_path, &text, &len, &xs, err);
-    if (st != RPR_OK)
-        goto cleanup;
-    const uint64_t xml_hash = model_hash(MODEL_HASH_SEED, text, len);
-    if (cached != NULL && t.xml_hash == xml_hash && t.xml_size == len) {
-        /* Same text under a new name, inode or time (copied, touched):
-         * keep the parsed block, refresh the trailer. */
-        m = cached;
-        cached = NULL;
-    } else {
-        st = model_xml_parse(xml_path, text, len, &m, err);
-        if (st != RPR_OK)
-            goto cleanup;
-    }
-    st = model_cache_write(cache_path, m, &xs, xml_hash, err);
-    if (st != RPR_OK) {
-        error_prefix(err, "model cache (use rpr_model_load to run without "
-                          "one)");
-        goto cleanup;
-    }
-    *model = m;
-    m = NULL;
-cleanup:
-    rpr_model_free(cached);
-    rpr_model_free(m);
-    free(text);
-    free(path_buf);
-    return st;
+    return model_cache_load(xml_path, cache_path, model_xml_parse, model, err);
 }

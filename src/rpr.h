@@ -270,6 +270,9 @@ typedef struct rpr_frame_options {
 } rpr_frame_options;
 void rpr_frame_options_default(rpr_frame_options *opt);
 
+/** Most Kabsch references a model holds (each with its own sub-model). */
+#define RPR_KABSCH_MAX_REFS 4
+
 /** Per-geometry diagnostics of the frame (one per predicted step). */
 typedef struct rpr_frame_health {
     double moments[3];          /* principal moments, ascending; amu bohr^2
@@ -279,12 +282,23 @@ typedef struct rpr_frame_health {
     double sign_reliability[3]; /* |mass-weighted skewness| per axis */
     int sign_fallback;          /* bit k set: axis k signed by label rule */
     int improper;               /* 1 if the principal frame has det -1 */
-    double kabsch_margin;       /* sigma3/sigma1 of the fit; NaN if unused */
-    double weight_principal;    /* normalised blend weights; sum 1 */
-    double weight_kabsch;
-    /* 1: both blend weights were 0 and the frame further inside its ramp
-     * was used alone (frames.md 4.6); 0 otherwise. */
+    /* sigma3/sigma1 of the Kabsch fit whose margin relative to its
+     * reference's own (kabsch_rel_margin) is largest, the most reliable
+     * fit; 0 at a handedness switch; NaN without a Kabsch frame.  With
+     * one reference: the margin of its fit. */
+    double kabsch_margin;
+    double weight_principal; /* normalised blend weights; sum 1 with */
+    double weight_kabsch;    /* the sum of the kabsch_weight[] */
+    /* 1: every blend weight was 0 and the sub-model further inside its
+     * ramp was used alone (frames.md 4.6); 0 otherwise. */
     int blend_fallback;
+    /* Number of Kabsch references of the model (0 without a Kabsch
+     * frame), the largest relative margin m_r / m_ref,r over them (NaN
+     * without), and each reference's normalised weight (0 beyond
+     * kabsch_nref). */
+    size_t kabsch_nref;
+    double kabsch_rel_margin;
+    double kabsch_weight[RPR_KABSCH_MAX_REFS];
 } rpr_frame_health;
 
 /* ------------------------------------------------------------------ models */
@@ -338,12 +352,32 @@ typedef struct rpr_train_options {
     double lambda_grad;     /* gradient-block regulariser (energy with
                                gradients); < 0 means equal to lambda */
     int prior_mean;         /* 1: subtract the training mean (default) */
-    rpr_frame_kind frame;   /* default RPR_FRAME_KABSCH; its reference
-                               is xyz_eq if given, else the training
-                               geometry whose smallest Kabsch margin
-                               sigma3/sigma1 over the training set is
-                               largest (the seam kept off the data) */
+    rpr_frame_kind frame;   /* default RPR_FRAME_KABSCH (references:
+                               kabsch_nref, kabsch_refs below) */
     rpr_frame_options frame_options;
+    /* Kabsch references (frames kabsch and blend), one sub-model each,
+     * blended with smooth invariant weights (docs/models.md, Frames).
+     * kabsch_refs: [kabsch_nref][natoms][3] bohr, given references, or
+     * NULL to choose them.  Chosen: the first is xyz_eq if given, else
+     * the training geometry whose smallest margin sigma3/sigma1 over the
+     * training set is largest; every further one is, among the training
+     * geometries whose margin relative to their own stays >= margin_hi
+     * on the whole training set (weight 1 there: no seam in the data),
+     * the one that most raises the coverage of probe geometries beyond
+     * the data (sum over probes of min(1, sum of Kabsch weights));
+     * references are added until every probe has weight sum >= 1 or
+     * kabsch_nref is reached, so kabsch_nref is a maximum.  1 ..
+     * RPR_KABSCH_MAX_REFS; default 3 (docs/results/frames.md). */
+    size_t kabsch_nref;
+    const double *kabsch_refs;
+    /* Probes of the automatic choice: kabsch_nprobe geometries x_i + t
+     * (Q x_j - x_i) for random training pairs (i, j), x_j fitted onto x_i
+     * (O(3) Kabsch, kabsch_weighting), t = kabsch_probe_t: straight lines
+     * through two training geometries, continued beyond the data.
+     * Defaults 2000 and 2 (docs/models.md: on the DCE data t = 1.5 and
+     * 3, or other seeds, pick other references that do as well). */
+    size_t kabsch_nprobe;
+    double kabsch_probe_t;
     rpr_criterion criterion;
     double validation_fraction; /* hold-out share, default 0.2 */
     uint64_t seed;              /* split and search are reproducible */
@@ -366,7 +400,7 @@ typedef struct rpr_train_options {
     double rounding_tol;
     /* Equilibrium geometry for RE-based descriptors, bohr [natoms][3], or
      * NULL: the lowest-energy geometry for energies, else the first.  If
-     * given, also the Kabsch reference. */
+     * given (and kabsch_refs is NULL), also the first Kabsch reference. */
     const double *xyz_eq;
     rpr_progress_fn progress; /* NULL for none */
     void *progress_ctx;
@@ -379,10 +413,11 @@ typedef struct rpr_model rpr_model;
  * Train a model on the geometries of `geoms`.
  *
  * Dipoles and polarizabilities are learned per component in the frame of
- * opt->frame (one sub-model per frame; two for the blend) and rotated
- * back at prediction.  sigma and lambda are given or searched (krr_search
- * per component, MLatom's grid, on a split of the training set), each on
- * its own: a fixed sigma searches lambda only, a fixed lambda sigma only.
+ * opt->frame (one sub-model per frame and per Kabsch reference; the
+ * blend adds the principal frame) and rotated back at prediction.  sigma
+ * and lambda are given or searched (krr_search per component, MLatom's
+ * grid, on a split of the training set), each on its own: a fixed sigma
+ * searches lambda only, a fixed lambda sigma only.
  * Searched values must pass opt->rounding_tol.  The final fit on all
  * points reuses them; if K + lambda I is then not positive definite or the
  * fit not admissible, a searched lambda moves up by the finest grid step
@@ -404,7 +439,7 @@ typedef struct rpr_model rpr_model;
  *         descriptor fails: the message names it; no admissible lambda in
  *         the grid: raise lg_lambda_hi); RPR_ENONFINITE; RPR_ENOTPD (raise
  *         lambda); RPR_EDEGENERATE (a frame cannot be built; planar Kabsch
- *         reference); RPR_ENOMEM.
+ *         reference, given or chosen); RPR_ENOMEM.
  */
 rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
                      const double *values, const double *grad,
@@ -419,13 +454,14 @@ rpr_status rpr_model_load(const char *path, rpr_model **model, rpr_error *err);
 void rpr_model_free(rpr_model *model);
 
 /**
- * Load a model through a binary cache, for programs that load models on
- * every step (rpr-nx).  The cache is used when it was written by this
- * build of the library from a file of the XML's current size, mtime, inode
- * and device (or of the same content, by hash); then loading costs one
- * stat, one read and one hash of the cache.  Otherwise the XML is loaded
- * and validated as by rpr_model_load and the cache (re)written atomically
- * (temporary file + rename), so concurrent readers never see half of one.
+ * Load a model through a binary cache, for programs that load a model
+ * often (rpr predict --cache; rpr-nx uses rpr_model_bundle_open).  The
+ * cache is used when it was written by this build of the library from a
+ * file of the XML's current size, mtime, inode and device (or of the same
+ * content, by hash); then loading costs one stat, one read and one hash of
+ * the cache.  Otherwise the XML is loaded and validated as by
+ * rpr_model_load and the cache (re)written atomically (temporary file +
+ * rename), so concurrent readers never see half of one.
  * A damaged or foreign cache is silently replaced, never trusted.
  *
  * @param cache_path  where the cache lives, or NULL for xml_path + ".cache".
@@ -434,6 +470,49 @@ void rpr_model_free(rpr_model *model);
  */
 rpr_status rpr_model_load_cached(const char *xml_path, const char *cache_path,
                                  rpr_model **model, rpr_error *err);
+
+/**
+ * Several models from one binary file (a bundle), for a program started
+ * afresh at every step (rpr-nx: energy, dipole, polarizability).  The
+ * file is mapped (mmap), not read: opening costs one open, one mmap and
+ * one stat per model file, whatever the models' size.  It is used when
+ * this build of the library wrote it for the same model paths, in the same
+ * order, each file still of the size, mtime (ns), inode and device it had
+ * then, and its header checksum and each model's fixed part check out.
+ * The model arrays are hashed when written but not when opened, so a
+ * bundle edited inside an array goes unnoticed; an edited, replaced or
+ * touched model file, a truncated, foreign or stale bundle do not.
+ * Otherwise, if load is not NULL, each file is loaded with it (for example
+ * rpr_model_load; a file that changes while read, by stat before and
+ * after, is read again, 3 times at most) and the bundle rewritten
+ * atomically (temporary file + rename); if it cannot be written, the
+ * loaded models are returned all the same.
+ *
+ * While a bundle is open, its file must not be truncated or written in
+ * place (the mapping reads it; replace it by rename, as this does).
+ *
+ * @param n          number of models, >= 1; xml_paths[n] their files.
+ * @param load       NULL: never parse; a missing or stale bundle then
+ *                   gives RPR_OK with *bundle NULL.
+ * @param bundle     out: free with rpr_model_bundle_free.
+ * @return RPR_OK; RPR_EINVAL (NULL argument, n = 0); RPR_ENOMEM; what load
+ *         returns (its message names the file); RPR_EIO (a file cannot be
+ *         stat'ed, or keeps changing while read).
+ */
+typedef rpr_status (*rpr_model_loader)(const char *path, rpr_model **model,
+                                       rpr_error *err);
+typedef struct rpr_model_bundle rpr_model_bundle;
+rpr_status rpr_model_bundle_open(const char *bundle_path, size_t n,
+                                 const char *const *xml_paths,
+                                 rpr_model_loader load,
+                                 rpr_model_bundle **bundle, rpr_error *err);
+/** Number of models (0 for NULL). */
+size_t rpr_model_bundle_count(const rpr_model_bundle *bundle);
+/** Model i (of xml_paths[i]), borrowed until rpr_model_bundle_free; NULL
+ * when i is out of range.  Never pass it to rpr_model_free. */
+const rpr_model *rpr_model_bundle_model(const rpr_model_bundle *bundle,
+                                        size_t i);
+void rpr_model_bundle_free(rpr_model_bundle *bundle); /* NULL: nothing */
 
 /**
  * Check that a model predicts `property`.  The message names path and the

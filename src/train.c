@@ -56,6 +56,12 @@ void rpr_train_options_default(rpr_train_options *opt)
     /* rpr.h gives the reason: predictions reproducible to ~1e-10. */
     opt->rounding_tol = 1e-10;
     opt->xyz_eq = NULL;
+    /* docs/results/frames.md: on the DCE data the automatic choice stops
+     * at three references, whose seams lie apart. */
+    opt->kabsch_nref = 3;
+    opt->kabsch_refs = NULL;
+    opt->kabsch_nprobe = 2000;
+    opt->kabsch_probe_t = 2.0;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
 }
@@ -312,12 +318,247 @@ static rpr_status train_frame(const rpr_model *m, const model_sub *s,
     return RPR_FAIL(err, RPR_EINVAL, "frame %d in a sub-model", (int) s->frame);
 }
 
+/* splitmix64 (Steele, Lea, Flood, OOPSLA 2014): reproducible probe pairs. */
+static uint64_t train_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9E3779B97F4A7C15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* sigma3/sigma1 of the O(3) Kabsch fit of x onto ref; 0 where the fit
+ * cannot be made (a degenerate geometry is as bad as a seam). */
+static double train_margin(size_t natoms, const double *kw, const double *ref,
+                           const double *x)
+{
+    double Q[9], origin[3], margin;
+    if (frame_kabsch(natoms, kw, ref, x, Q, origin, &margin, NULL) != RPR_OK)
+        return 0.0;
+    return margin;
+}
+
+/* Blend weight of a Kabsch fit (model.c, model_blend_weights). */
+static double train_kabsch_weight(const rpr_frame_options *o, double margin,
+                                  double ref_margin)
+{
+    return frame_smoothstep((margin / ref_margin - o->margin_lo) /
+                            (o->margin_hi - o->margin_lo));
+}
+
 /*
- * Kabsch reference, centred on its weighted centre, and its margin against
- * itself (the blend's scale): the geometry the caller gave (opt->xyz_eq,
- * also the equilibrium geometry of RE), else the training geometry
- * whose smallest margin sigma3/sigma1 over the training geometries is
- * largest (the seam of the fit kept away from the data).
+ * Probe geometry p [natoms][3]: x_i + t (x_j' - x_i), x_j' the geometry
+ * x_j fitted onto x_i (O(3) Kabsch with the weights kw): the straight
+ * line through two training geometries, continued beyond x_j for t > 1.
+ * Returns 0 if the fit fails (the probe is then not used).
+ */
+static int train_probe(size_t natoms, const double *kw, const double *xi,
+                       const double *xj, double t, double *xf, double *p)
+{
+    double Q[9], origin[3], margin, c[3] = {0.0, 0.0, 0.0}, W = 0.0;
+    if (frame_kabsch(natoms, kw, xi, xj, Q, origin, &margin, NULL) != RPR_OK)
+        return 0;
+    frame_to_frame(natoms, Q, origin, xj, xf);
+    for (size_t a = 0; a < natoms; a++) {
+        W += kw[a];
+        for (int k = 0; k < 3; k++)
+            c[k] += kw[a] * xi[3 * a + k];
+    }
+    for (size_t a = 0; a < natoms; a++)
+        for (int k = 0; k < 3; k++) {
+            const double y = xi[3 * a + k] - c[k] / W;
+            p[3 * a + k] = c[k] / W + y + t * (xf[3 * a + k] - y);
+        }
+    return 1;
+}
+
+/* Coverage of the probes by the references chosen so far (sum [np]) plus
+ * candidate weights w [np]: sum_p min(1, sum_p + w_p), and the smallest
+ * sum_p + w_p (the tie-break). */
+static void train_coverage(size_t np, const double *sum, const double *w,
+                           double *cover, double *lowest)
+{
+    *cover = 0.0;
+    *lowest = INFINITY;
+    for (size_t p = 0; p < np; p++) {
+        const double v = sum[p] + (w != NULL ? w[p] : 0.0);
+        *cover += fmin(v, 1.0);
+        *lowest = fmin(*lowest, v);
+    }
+}
+
+/*
+ * The Kabsch references, uncentred, refs [RPR_KABSCH_MAX_REFS][natoms][3]
+ * bohr, their source and training index, and their number *nref:
+ * opt->kabsch_refs if given; else the first is xyz_eq (if given) or the
+ * training geometry whose smallest margin sigma3/sigma1 over the training
+ * geometries is largest, and further ones are chosen greedily (rpr.h,
+ * rpr_train_options.kabsch_nref):
+ *
+ * - The seam of the O(3) fit is where sigma3 of the cross-covariance
+ *   vanishes (proper and improper fits tie).  A sub-model trained in a
+ *   frame with a seam among its training geometries learns targets that
+ *   jump there, so an extra reference must keep every training
+ *   geometry's margin, relative to its own, at margin_hi or above (blend
+ *   weight 1 on the whole training set).  The margin is invariant under
+ *   reflections, so mirror images of the training geometries stay off the
+ *   seams too.
+ * - Among those, the next reference is the one whose blend weights cover
+ *   the probe geometries best where the references chosen so far do not
+ *   (coverage: train_coverage), so that the seams of different references
+ *   fall in different places and wherever one fit is unreliable another
+ *   is not.  The probes continue straight lines through pairs of training
+ *   geometries beyond the data (train_probe): the region a trajectory
+ *   leaving the data enters first.  Nothing here knows the molecule.
+ *
+ * Candidates: up to TRAIN_REF_CANDIDATES evenly spaced training geometries
+ * (cost: candidates x (N + nprobe) fits of ~3 us).
+ */
+enum { TRAIN_REF_CANDIDATES = 256 };
+
+static rpr_status train_choose_refs(const rpr_train_options *opt,
+                                    const rpr_geoms *geoms, const double *kw,
+                                    double *refs, model_ref_source *src,
+                                    size_t *idx, size_t *nref, rpr_error *err)
+{
+    const size_t natoms = rpr_geoms_natoms(geoms), n3 = 3 * natoms;
+    const size_t nf = rpr_geoms_nframes(geoms);
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    const rpr_frame_options *const o = &opt->frame_options;
+    size_t cand[TRAIN_REF_CANDIDATES], nc = 0;
+    double self[TRAIN_REF_CANDIDATES], worst[TRAIN_REF_CANDIDATES];
+    double *P = NULL, *sum = NULL, *w = NULL, *xf = NULL;
+    rpr_status st = RPR_OK;
+
+    *nref = 0;
+    if (opt->kabsch_refs != NULL) {
+        for (size_t r = 0; r < opt->kabsch_nref; r++) {
+            for (size_t i = 0; i < n3; i++)
+                if (!isfinite(opt->kabsch_refs[r * n3 + i]))
+                    return RPR_FAIL(err, RPR_ENONFINITE,
+                                    "Kabsch reference %zu: coordinate %zu of "
+                                    "atom %zu is %g",
+                                    r + 1, i % 3 + 1, i / 3 + 1,
+                                    opt->kabsch_refs[r * n3 + i]);
+            memcpy(refs + r * n3, opt->kabsch_refs + r * n3,
+                   n3 * sizeof(double));
+            src[r] = MODEL_REF_GIVEN;
+            idx[r] = 0;
+        }
+        *nref = opt->kabsch_nref;
+        return RPR_OK;
+    }
+
+    if (opt->xyz_eq != NULL && opt->kabsch_nref < 2) {
+        memcpy(refs, opt->xyz_eq, n3 * sizeof(double));
+        src[0] = MODEL_REF_GIVEN;
+        idx[0] = 0;
+        *nref = 1;
+        return RPR_OK;
+    }
+    const size_t stride =
+        (nf + TRAIN_REF_CANDIDATES - 1) / TRAIN_REF_CANDIDATES;
+    for (size_t r = 0; r < nf && nc < TRAIN_REF_CANDIDATES; r += stride) {
+        const double *const y = xyz + r * n3;
+        cand[nc] = r;
+        self[nc] = train_margin(natoms, kw, y, y);
+        worst[nc] = INFINITY;
+        for (size_t i = 0; i < nf; i++)
+            worst[nc] =
+                fmin(worst[nc], train_margin(natoms, kw, y, xyz + i * n3));
+        nc++;
+    }
+    if (opt->xyz_eq != NULL) {
+        memcpy(refs, opt->xyz_eq, n3 * sizeof(double));
+        src[0] = MODEL_REF_GIVEN;
+        idx[0] = 0;
+    } else {
+        size_t best = 0;
+        for (size_t c = 1; c < nc; c++)
+            if (worst[c] > worst[best])
+                best = c;
+        memcpy(refs, xyz + cand[best] * n3, n3 * sizeof(double));
+        src[0] = MODEL_REF_TRAINING;
+        idx[0] = cand[best];
+    }
+    *nref = 1;
+    if (opt->kabsch_nref < 2)
+        return RPR_OK;
+
+    const size_t np = opt->kabsch_nprobe;
+    P = malloc(np * n3 * sizeof *P);
+    sum = malloc(np * sizeof *sum);
+    w = malloc(np * sizeof *w);
+    xf = malloc(n3 * sizeof *xf);
+    if (P == NULL || sum == NULL || w == NULL || xf == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM, "Kabsch references: %zu probes", np);
+        goto cleanup;
+    }
+    uint64_t state = opt->seed;
+    size_t nprobe = 0;
+    for (size_t p = 0; p < np; p++) {
+        const size_t i = (size_t) (train_splitmix64(&state) % nf);
+        const size_t j = (size_t) (train_splitmix64(&state) % nf);
+        nprobe += train_probe(natoms, kw, xyz + i * n3, xyz + j * n3,
+                              opt->kabsch_probe_t, xf, P + nprobe * n3);
+    }
+    const double self0 = train_margin(natoms, kw, refs, refs);
+    for (size_t p = 0; p < nprobe; p++)
+        sum[p] = self0 > 0.0
+                     ? train_kabsch_weight(
+                           o, train_margin(natoms, kw, refs, P + p * n3), self0)
+                     : 0.0;
+    while (*nref < opt->kabsch_nref) {
+        double cover, lowest;
+        train_coverage(nprobe, sum, NULL, &cover, &lowest);
+        if (!(lowest < 1.0))
+            break; /* every probe is covered */
+        size_t best = SIZE_MAX;
+        double best_cover = cover, best_lowest = lowest;
+        for (size_t c = 0; c < nc; c++) {
+            /* The data criterion: weight 1 on every training geometry. */
+            if (!(self[c] > 0.0 && worst[c] / self[c] >= o->margin_hi))
+                continue;
+            int taken = 0;
+            for (size_t r = 0; r < *nref; r++)
+                taken |= src[r] == MODEL_REF_TRAINING && idx[r] == cand[c];
+            if (taken)
+                continue;
+            const double *const y = xyz + cand[c] * n3;
+            for (size_t p = 0; p < nprobe; p++)
+                w[p] = train_kabsch_weight(
+                    o, train_margin(natoms, kw, y, P + p * n3), self[c]);
+            double cv, lw;
+            train_coverage(nprobe, sum, w, &cv, &lw);
+            if (cv > best_cover || (cv == best_cover && lw > best_lowest)) {
+                best = c;
+                best_cover = cv;
+                best_lowest = lw;
+            }
+        }
+        if (best == SIZE_MAX)
+            break; /* no eligible candidate improves the coverage */
+        const double *const y = xyz + cand[best] * n3;
+        for (size_t p = 0; p < nprobe; p++)
+            sum[p] += train_kabsch_weight(
+                o, train_margin(natoms, kw, y, P + p * n3), self[best]);
+        memcpy(refs + *nref * n3, y, n3 * sizeof(double));
+        src[*nref] = MODEL_REF_TRAINING;
+        idx[*nref] = cand[best];
+        (*nref)++;
+    }
+cleanup:
+    free(P);
+    free(sum);
+    free(w);
+    free(xf);
+    return st;
+}
+
+/*
+ * Kabsch reference r of sub-model s from ref [natoms][3], centred on its
+ * weighted centre, and its margin against itself (the blend's scale);
+ * from_eq: ref is the equilibrium geometry (named so in messages).
  * Why not simply the first geometry: a reference whose mass is nearly
  * coplanar (anti 1,2-dichloroethane, its heavy atoms in one plane: margin
  * 0.0094) leaves the O(3) fit's handedness to the hydrogens, and thermal
@@ -326,48 +567,22 @@ static rpr_status train_frame(const rpr_model *m, const model_sub *s,
  * dipole RMSE is 0.13-0.2 e bohr with an anti reference and 0.004 with the
  * max-min-margin training geometry (docs/results/frames.md).
  */
-static rpr_status train_reference(const rpr_model *m, model_sub *s,
-                                  const rpr_geoms *geoms, int user_eq,
+static rpr_status train_reference(const rpr_model *m, model_sub *s, size_t r,
+                                  const double *ref, int from_eq,
                                   rpr_error *err)
 {
-    const size_t n3 = 3 * m->natoms;
     double c[3] = {0.0, 0.0, 0.0}, W = 0.0, Q[9], origin[3];
-    const double *ref = m->xyz_eq;
-    rpr_status st;
-    if (!user_eq) {
-        /* The seam of the O(3) fit is where sigma3 of the cross-covariance
-         * vanishes (proper and improper fits tie).  Pick, among up to
-         * TRAIN_REF_CANDIDATES evenly spaced training geometries, the
-         * reference whose smallest margin sigma3/sigma1 over all training
-         * geometries is largest: the seam then lies as far from the sampled
-         * region as this data allows.  The margin is invariant under
-         * reflections of the geometry, so mirror images of the training
-         * geometries (g- for g+ data) are kept away from the seam too.
-         * Cost: candidates x N fits of ~3 us. */
-        enum { TRAIN_REF_CANDIDATES = 256 };
-        const size_t nf = rpr_geoms_nframes(geoms);
-        const size_t stride =
-            nf > TRAIN_REF_CANDIDATES ? nf / TRAIN_REF_CANDIDATES : 1;
-        double best = -1.0;
-        for (size_t r = 0; r < nf; r += stride) {
-            const double *const y = rpr_geoms_xyz(geoms) + r * n3;
-            double worst = INFINITY;
-            for (size_t i = 0; i < nf && worst > best; i++) {
-                const double *const x = rpr_geoms_xyz(geoms) + i * n3;
-                double margin;
-                st = frame_kabsch(m->natoms, m->kweights, y, x, Q, origin,
-                                  &margin, NULL);
-                if (st != RPR_OK)
-                    margin = 0.0;
-                if (margin < worst)
-                    worst = margin;
-            }
-            if (worst > best) {
-                best = worst;
-                ref = y;
-            }
-        }
-    }
+    char what[64];
+    if (from_eq)
+        snprintf(what, sizeof what,
+                 "Kabsch reference %zu (equilibrium geometry)", r + 1);
+    else if (s->ref_source == MODEL_REF_TRAINING)
+        snprintf(what, sizeof what,
+                 "Kabsch reference %zu (training geometry "
+                 "%zu)",
+                 r + 1, s->ref_index + 1);
+    else
+        snprintf(what, sizeof what, "Kabsch reference %zu (given)", r + 1);
     for (size_t a = 0; a < m->natoms; a++) {
         W += m->kweights[a];
         for (int k = 0; k < 3; k++)
@@ -376,28 +591,24 @@ static rpr_status train_reference(const rpr_model *m, model_sub *s,
     for (size_t a = 0; a < m->natoms; a++)
         for (int k = 0; k < 3; k++)
             s->ref[3 * a + k] = ref[3 * a + k] - c[k] / W;
-    st = frame_kabsch(m->natoms, m->kweights, s->ref, s->ref, Q, origin,
-                      &s->ref_margin, err);
+    const rpr_status st = frame_kabsch(m->natoms, m->kweights, s->ref, s->ref,
+                                       Q, origin, &s->ref_margin, err);
     if (st != RPR_OK) {
-        error_prefix(err, "Kabsch reference (%s)",
-                     user_eq ? "equilibrium geometry"
-                             : "max-min-margin training geometry");
+        error_prefix(err, "%s", what);
         return st;
     }
     if (!(s->ref_margin > 0.0))
         return RPR_FAIL(err, RPR_EDEGENERATE,
-                        "Kabsch reference (%s) is planar or linear: margin "
-                        "%g; use --frame principal",
-                        user_eq ? "equilibrium geometry"
-                                : "max-min-margin training geometry",
-                        s->ref_margin);
+                        "%s is planar or linear: margin %g; use --frame "
+                        "principal",
+                        what, s->ref_margin);
     return RPR_OK;
 }
 
 /*
  * Descriptors X [n][D] (and Jacobians J [n][D][3 natoms] per angstrom if J
  * is not NULL) of every geometry in the frame of s, and the labels in that
- * frame Y [n][ncomp].
+ * frame Y [n][ncomp].  X NULL: labels only.
  */
 static rpr_status train_features(const rpr_model *m, const model_sub *s,
                                  const rpr_geoms *geoms, const double *values,
@@ -413,7 +624,7 @@ static rpr_status train_features(const rpr_model *m, const model_sub *s,
         double Q[9], origin[3];
         const double *const xi = xyz + i * n3;
         rpr_status st = train_frame(m, s, xi, Q, origin, err);
-        if (st == RPR_OK) {
+        if (st == RPR_OK && X != NULL) {
             frame_to_frame(m->natoms, Q, origin, xi, xf);
             for (size_t k = 0; k < n3; k++)
                 xf[k] *= RPR_ANGSTROM_PER_BOHR;
@@ -863,6 +1074,9 @@ static rpr_status train_model(const rpr_train_options *opt,
 {
     rpr_model *m = NULL;
     double *X = NULL, *J = NULL, *Y = NULL, *G = NULL, *xf = NULL;
+    double *kw = NULL, *refs = NULL;
+    model_ref_source ref_src[RPR_KABSCH_MAX_REFS];
+    size_t ref_idx[RPR_KABSCH_MAX_REFS];
     size_t nsel = 0, dih[4] = {0, 0, 0, 0};
     const descriptor_info *desc;
     const char *suffix;
@@ -937,6 +1151,15 @@ static rpr_status train_model(const rpr_train_options *opt,
     }
     if (model_frame_name(opt->frame) == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "unknown frame %d", (int) opt->frame);
+    if (opt->kabsch_nref < 1 || opt->kabsch_nref > RPR_KABSCH_MAX_REFS)
+        return RPR_FAIL(err, RPR_EINVAL, "%zu Kabsch references: need 1 .. %d",
+                        opt->kabsch_nref, RPR_KABSCH_MAX_REFS);
+    if (opt->kabsch_refs == NULL && opt->kabsch_nref > 1 &&
+        (opt->kabsch_nprobe < 1 || !isfinite(opt->kabsch_probe_t)))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "Kabsch probes: need kabsch_nprobe >= 1 and a finite "
+                        "kabsch_probe_t (got %zu, %g)",
+                        opt->kabsch_nprobe, opt->kabsch_probe_t);
 
     /* ---- descriptor, atoms, equilibrium geometry */
     st = train_descriptor(opt->descriptor != NULL ? opt->descriptor : "", &desc,
@@ -1028,14 +1251,30 @@ static rpr_status train_model(const rpr_train_options *opt,
     shape.nsel = nsel;
     shape.ntrain = n;
     shape.has_q = ngrad > 0;
-    if (frame == RPR_FRAME_BLEND) {
-        shape.nsub = 2;
-        shape.sub_frame[0] = RPR_FRAME_PRINCIPAL;
-        shape.sub_frame[1] = RPR_FRAME_KABSCH;
-    } else {
-        shape.nsub = 1;
-        shape.sub_frame[0] = frame;
+    const int kabsch = frame == RPR_FRAME_KABSCH || frame == RPR_FRAME_BLEND;
+    size_t nref = 0;
+    if (kabsch) {
+        kw = malloc(natoms * sizeof *kw);
+        refs = malloc(RPR_KABSCH_MAX_REFS * 3 * natoms * sizeof *refs);
+        if (kw == NULL || refs == NULL) {
+            st = RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
+            goto cleanup;
+        }
+        frame_weights(opt->frame_options.kabsch_weighting, natoms, numbers,
+                      rpr_geoms_masses(geoms), kw);
+        train_progress(opt, 0.0, "Kabsch references");
+        st = train_choose_refs(opt, geoms, kw, refs, ref_src, ref_idx, &nref,
+                               err);
+        if (st != RPR_OK)
+            goto cleanup;
     }
+    if (frame == RPR_FRAME_BLEND)
+        shape.sub_frame[shape.nsub++] = RPR_FRAME_PRINCIPAL;
+    if (kabsch)
+        for (size_t r = 0; r < nref; r++)
+            shape.sub_frame[shape.nsub++] = RPR_FRAME_KABSCH;
+    else
+        shape.sub_frame[shape.nsub++] = frame;
     {
         descriptor_params dp;
         memset(&dp, 0, sizeof dp);
@@ -1047,7 +1286,7 @@ static rpr_status train_model(const rpr_train_options *opt,
     }
     st = model_new(&shape, &m, err);
     if (st != RPR_OK)
-        return st;
+        goto cleanup;
     snprintf(m->writer_version, sizeof m->writer_version, "%s", rpr_version());
     snprintf(m->descriptor, sizeof m->descriptor, "%s", desc->name);
     snprintf(m->atoms, sizeof m->atoms, "%s", atoms != NULL ? atoms : "");
@@ -1094,15 +1333,30 @@ static rpr_status train_model(const rpr_train_options *opt,
     }
     for (size_t k = 0; k < m->nsub; k++) {
         model_sub *const s = &m->sub[k];
+        if (s->frame != RPR_FRAME_KABSCH)
+            continue;
+        const size_t r = k - m->kabsch_first;
+        s->ref_source = ref_src[r];
+        s->ref_index = ref_idx[r];
+        st = train_reference(
+            m, s, r, refs + r * n3,
+            r == 0 && opt->kabsch_refs == NULL && opt->xyz_eq != NULL, err);
+        if (st != RPR_OK)
+            goto cleanup;
+    }
+    /* A descriptor that does not see the frame is evaluated once, in the
+     * frame of the first sub-model, and shared: bit-equal training
+     * descriptors let prediction evaluate it once too (model.h,
+     * shared_x). */
+    const int share_x = m->nsub > 1 && !desc->uses_frame && !energy;
+    for (size_t k = 0; k < m->nsub; k++) {
+        model_sub *const s = &m->sub[k];
         const double lo = (double) k / (double) m->nsub;
         const double hi = (double) (k + 1) / (double) m->nsub;
         train_progress(opt, lo, "descriptors");
-        if (s->frame == RPR_FRAME_KABSCH) {
-            st = train_reference(m, s, geoms, opt->xyz_eq != NULL, err);
-            if (st != RPR_OK)
-                goto cleanup;
-        }
-        st = train_features(m, s, geoms, values, X, J, Y, xf, err);
+        const int need_x = !(share_x && k > 0);
+        st = train_features(m, s, geoms, values, need_x ? X : NULL, J, Y, xf,
+                            err);
         if (st != RPR_OK)
             goto cleanup;
         if (energy) {
@@ -1130,6 +1384,8 @@ static rpr_status train_model(const rpr_train_options *opt,
     m = NULL;
 cleanup:
     rpr_model_free(m);
+    free(kw);
+    free(refs);
     free(X);
     free(J);
     free(Y);

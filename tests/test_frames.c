@@ -9,12 +9,16 @@
  *     covariant under rotations and reflections; it equals KRR trained on
  *     all 8 sign variants of every geometry; it survives a file round trip.
  *  B. The blend's fallback flag and its weights.
+ *  R. Several Kabsch references: covariance under rotations and
+ *     reflections, weights that sum to 1 and are invariant, the shared
+ *     descriptor against per-sub-model evaluation, the fallback, errors.
  *  T3/T5. Continuity of predicted mu and alpha of models trained on the
  *     DCE data (dce/ of the build tree) along torsion scans 180 -> 60 deg
  *     and g+ -> anti -> g- (through the I2 = I3 crossing near 131.7 deg)
  *     with tumbling and smooth distortions: max/median per-step change
- *     below 20 (frames.md T3) for Kabsch and the blend with the anti
- *     reference (unit and mass Kabsch weights); with the default
+ *     below 20 (frames.md T3) for the default Kabsch model (up to 3
+ *     references, chosen) and for Kabsch and the blend with the anti
+ *     reference (unit and mass Kabsch weights); with one chosen
  *     reference a larger change must sit at a seam the health flags; the
  *     principal frame's value is printed.
  *  T4. NH3, CH4, H2CO with exactly covariant toy labels: covariance,
@@ -250,13 +254,15 @@ static rpr_geoms *geoms_of(size_t n, const int *z, size_t nf, const double *x)
     return g;
 }
 
-/* Train with the MLatom search (sigma, lambda <= 0) or given values. */
-/* Training with the Kabsch fit weighted by kw (NULL: the default). */
+/* Train with the MLatom search (sigma, lambda <= 0) or given values,
+ * the Kabsch fit weighted by kw (NULL: the default).  train() keeps one
+ * Kabsch reference, as the tests of single frames need. */
+/* nref: the most Kabsch references (rpr_train_options.kabsch_nref). */
 static rpr_model *train_kw(const rpr_geoms *g, const double *values,
                            rpr_property p, rpr_frame_kind frame,
                            const char *descriptor, const double *xyz_eq,
                            double sigma, double lambda, int sign_average,
-                           const rpr_frame_weighting *kw)
+                           const rpr_frame_weighting *kw, size_t nref)
 {
     rpr_train_options o;
     rpr_error err;
@@ -269,6 +275,7 @@ static rpr_model *train_kw(const rpr_geoms *g, const double *values,
     o.sigma = sigma;
     o.lambda = lambda;
     o.frame_options.sign_average = sign_average;
+    o.kabsch_nref = nref;
     if (kw != NULL)
         o.frame_options.kabsch_weighting = *kw;
     if (rpr_train(&o, g, values, NULL, NULL, &m, &err) != RPR_OK)
@@ -282,7 +289,7 @@ static rpr_model *train(const rpr_geoms *g, const double *values,
                         double sigma, double lambda, int sign_average)
 {
     return train_kw(g, values, p, frame, descriptor, xyz_eq, sigma, lambda,
-                    sign_average, NULL);
+                    sign_average, NULL, 1);
 }
 
 static void predict(const rpr_model *m, rpr_workspace *ws, const double *x,
@@ -374,12 +381,20 @@ static double round_bound(const rpr_model *m, double gap, double ymax)
     double b = 9.0 * e;
     if (m->frame == RPR_FRAME_PRINCIPAL || m->frame == RPR_FRAME_BLEND)
         b += 32.0 * eps / gap * ymax;
-    if (m->frame == RPR_FRAME_BLEND) {
+    if (m->nsub > 1) {
+        /* Every weight is a function of rounded invariants; the Kabsch
+         * ones of margins relative to the smallest reference margin. */
         const rpr_frame_options *const o = &m->frame_options;
-        const double inv =
-            1.0 / (o->gap_hi - o->gap_lo) + 1.0 / (o->sign_hi - o->sign_lo) +
-            1.0 / ((o->margin_hi - o->margin_lo) * m->sub[1].ref_margin);
-        b += 15.0 / 8.0 * 64.0 * ((double) m->natoms + 16.0) * eps * inv * ymax;
+        double ref = INFINITY;
+        for (size_t k = 0; k < m->nsub; k++)
+            if (m->sub[k].frame == RPR_FRAME_KABSCH)
+                ref = fmin(ref, m->sub[k].ref_margin);
+        double inv = 1.0 / ((o->margin_hi - o->margin_lo) * ref);
+        if (m->frame == RPR_FRAME_BLEND)
+            inv +=
+                1.0 / (o->gap_hi - o->gap_lo) + 1.0 / (o->sign_hi - o->sign_lo);
+        b += 15.0 / 8.0 * 64.0 * ((double) m->natoms + 16.0) * eps * inv *
+             ymax * (double) m->nsub;
     }
     return b;
 }
@@ -930,6 +945,229 @@ static void test_blend_fallback(void)
     toy_free(&t);
 }
 
+/* ------------------------------------------------------------ R. refs */
+
+/* A model on the toy set with the given Kabsch references (or, refs
+ * NULL, nref chosen ones), sigma and lambda fixed. */
+static rpr_model *train_refs(const toy_set *t, rpr_frame_kind frame,
+                             rpr_property p, size_t nref, const double *refs)
+{
+    rpr_train_options o;
+    rpr_error err;
+    rpr_model *m = NULL;
+    rpr_train_options_default(&o);
+    o.property = p;
+    o.frame = frame;
+    o.sigma = 0.2385;
+    o.lambda = 1e-6;
+    o.kabsch_nref = nref;
+    o.kabsch_refs = refs;
+    if (rpr_train(&o, t->geoms, p == RPR_PROPERTY_DIPOLE ? t->mu : t->alpha,
+                  NULL, NULL, &m, &err) != RPR_OK)
+        die("rpr_train (references)", &err);
+    return m;
+}
+
+/* Bound on the difference of two blend weights computed from the same
+ * invariants rounded differently (round_bound's weight term per unit of
+ * value): the ramps have slope <= 15/8, the margins and ramp arguments
+ * carry 64 (n + 16) eps. */
+static double weight_bound(const rpr_model *m)
+{
+    const rpr_frame_options *const o = &m->frame_options;
+    double ref = INFINITY;
+    for (size_t k = 0; k < m->nsub; k++)
+        if (m->sub[k].frame == RPR_FRAME_KABSCH)
+            ref = fmin(ref, m->sub[k].ref_margin);
+    double inv = 1.0 / ((o->margin_hi - o->margin_lo) * ref);
+    if (m->frame == RPR_FRAME_BLEND)
+        inv += 1.0 / (o->gap_hi - o->gap_lo) + 1.0 / (o->sign_hi - o->sign_lo);
+    return 15.0 / 8.0 * 64.0 * ((double) m->natoms + 16.0) * eps * inv;
+}
+
+/*
+ * Several Kabsch references (one sub-model each):
+ * - the prediction is covariant under random rotations and reflections
+ *   (rounding bound of round_bound) for the Kabsch frame and the blend,
+ *   with weights on their ramps (margin ramp moved so that every fit is
+ *   partly weighted);
+ * - the weights sum to 1 (the normalisation, to a few eps), weight_kabsch
+ *   is the sum of the per-reference weights, and the weights are the same
+ *   at R x + t as at x (invariants), to weight_bound;
+ * - the descriptor and kernel rows shared between sub-models give the
+ *   prediction of each sub-model evaluated on its own (model_sub_eval),
+ *   to rounding;
+ * - every ramp out of reach: fallback to the reference with the largest
+ *   relative margin, flagged;
+ * - errors: 0 or more than RPR_KABSCH_MAX_REFS references, a planar
+ *   reference (RPR_EDEGENERATE), a NaN in one (RPR_ENONFINITE).
+ */
+static void test_multi_ref(void)
+{
+    toy_set t;
+    toy_make(&t, &asym, 30, 0.06, 0x3ef5);
+    const size_t n3 = 3 * asym.n;
+    test_rng rng = {0x3ef6};
+    /* References: training geometries 1, 11, 21 (different orientations
+     * and distortions of the same molecule). */
+    double refs[3 * 3 * MAXAT];
+    for (int r = 0; r < 3; r++)
+        memcpy(refs + r * n3, t.xyz + 10 * (size_t) r * n3, n3 * sizeof *refs);
+    const rpr_frame_kind frames[2] = {RPR_FRAME_KABSCH, RPR_FRAME_BLEND};
+    const rpr_property props[2] = {RPR_PROPERTY_DIPOLE,
+                                   RPR_PROPERTY_POLARIZABILITY};
+    for (int f = 0; f < 2; f++)
+        for (int ip = 0; ip < 2; ip++) {
+            rpr_model *m = train_refs(&t, frames[f], props[ip], 3, refs);
+            rpr_workspace *ws = rpr_workspace_new(m);
+            const size_t nc = m->ncomp;
+            CHECK(m->nkabsch == 3 && m->nsub == (f == 0 ? 3u : 4u));
+            CHECK(m->shared_x == 1);
+            /* Every fit partly weighted: the ramp straddles the relative
+             * margins of the training geometries. */
+            m->frame_options.margin_lo = 0.3;
+            m->frame_options.margin_hi = 1.6;
+            double worst = 0.0, rel = 0.0, wdev = 0.0, sdev = 0.0;
+            int partial = 0;
+            for (int i = 0; i < 6; i++) {
+                const double *const x = t.xyz + (size_t) (5 * i + 2) * n3;
+                rpr_frame_health h, hr;
+                double y[6], y1[6];
+                predict(m, ws, x, y, &h);
+                double sum = h.weight_principal, sk = 0.0;
+                for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++) {
+                    sum += h.kabsch_weight[r];
+                    sk += h.kabsch_weight[r];
+                    partial |=
+                        h.kabsch_weight[r] > 0.0 && h.kabsch_weight[r] < 1.0;
+                }
+                /* Normalised by one division each: within 8 eps of 1. */
+                CHECK_CLOSE(sum, 1.0, 0.0, 8.0 * eps);
+                CHECK_CLOSE(h.weight_kabsch, sk, 0.0, 8.0 * eps);
+                CHECK(h.kabsch_nref == 3 && h.kabsch_weight[3] == 0.0);
+                CHECK(h.blend_fallback == 0);
+                worst = fmax(worst,
+                             covariance_ratio(m, ws, x, 4, &rng, &rel, NULL));
+                /* The weights at a rotated, reflected, shifted copy. */
+                double R[9], tr[3] = {1.7, -0.4, 2.9}, xr[3 * MAXAT];
+                test_random_orthogonal(&rng, i % 2, R);
+                test_transform(asym.n, R, tr, x, xr);
+                predict(m, ws, xr, y1, &hr);
+                wdev =
+                    fmax(wdev, fabs(hr.weight_principal - h.weight_principal));
+                for (int r = 0; r < 3; r++)
+                    wdev = fmax(wdev,
+                                fabs(hr.kabsch_weight[r] - h.kabsch_weight[r]));
+                /* Shared evaluation against each sub-model alone. */
+                double want[6] = {0, 0, 0, 0, 0, 0};
+                {
+                    rpr_model *mc = malloc(m->bytes);
+                    if (mc == NULL)
+                        die("out of memory", NULL);
+                    memcpy(mc, m, m->bytes);
+                    model_layout(mc);
+                    mc->shared_x = 0;
+                    rpr_workspace *wc = rpr_workspace_new(mc);
+                    predict(mc, wc, x, want, NULL);
+                    rpr_workspace_free(wc);
+                    free(mc);
+                }
+                double d[6];
+                for (size_t c = 0; c < nc; c++)
+                    d[c] = y[c] - want[c];
+                sdev =
+                    fmax(sdev, value_norm(nc, d) /
+                                   (2.0 * round_bound(m, fmin(h.gap12, h.gap23),
+                                                      value_norm(nc, y)) +
+                                    1e-300));
+            }
+            printf("R %s %s, 3 references: covariance %.3g of the bound "
+                   "(relative %.2e); weights differ by %.2e under O(3) "
+                   "(bound %.2e); shared vs per-sub-model %.3g of the "
+                   "bound\n",
+                   model_frame_name(m->frame), rpr_property_name(m->property),
+                   worst, rel, wdev, weight_bound(m), sdev);
+            CHECK(partial);
+            CHECK(worst <= 1.0);
+            CHECK(wdev <= weight_bound(m));
+            CHECK(sdev <= 1.0);
+
+            /* Every ramp out of reach: the reference whose margin relative
+             * to its own is largest, alone. */
+            if (f == 0) {
+                m->frame_options.margin_lo = 10.0;
+                m->frame_options.margin_hi = 11.0;
+                rpr_frame_health h;
+                double y[6];
+                const double *const x = t.xyz + 7 * n3;
+                predict(m, ws, x, y, &h);
+                CHECK(h.blend_fallback == 1);
+                size_t best = 0;
+                double rbest = -1.0;
+                for (size_t r = 0; r < 3; r++) {
+                    double Q[9], o[3], mg;
+                    rpr_error err;
+                    const model_sub *const s = &m->sub[m->kabsch_first + r];
+                    if (frame_kabsch(m->natoms, m->kweights, s->ref, x, Q, o,
+                                     &mg, &err) != RPR_OK)
+                        die("frame_kabsch", &err);
+                    if (mg / s->ref_margin > rbest) {
+                        rbest = mg / s->ref_margin;
+                        best = r;
+                    }
+                }
+                CHECK(h.kabsch_rel_margin == rbest);
+                for (size_t r = 0; r < 3; r++)
+                    CHECK(h.kabsch_weight[r] == (r == best ? 1.0 : 0.0));
+                CHECK(h.weight_kabsch == 1.0);
+            }
+            rpr_workspace_free(ws);
+            rpr_model_free(m);
+        }
+
+    /* Errors. */
+    {
+        rpr_train_options o;
+        rpr_error err;
+        rpr_model *m = NULL;
+        rpr_train_options_default(&o);
+        o.property = RPR_PROPERTY_DIPOLE;
+        o.sigma = 0.2385;
+        o.lambda = 1e-6;
+        o.kabsch_nref = 0;
+        CHECK_STATUS(rpr_train(&o, t.geoms, t.mu, NULL, NULL, &m, &err),
+                     RPR_EINVAL);
+        CHECK(m == NULL && strstr(err.message, "Kabsch references") != NULL);
+        o.kabsch_nref = RPR_KABSCH_MAX_REFS + 1;
+        CHECK_STATUS(rpr_train(&o, t.geoms, t.mu, NULL, NULL, &m, &err),
+                     RPR_EINVAL);
+        CHECK(m == NULL);
+        o.kabsch_nref = 2;
+        o.kabsch_nprobe = 0;
+        CHECK_STATUS(rpr_train(&o, t.geoms, t.mu, NULL, NULL, &m, &err),
+                     RPR_EINVAL);
+        o.kabsch_nprobe = 2000;
+        /* A planar reference (every atom at z = 0): sigma3 of its fit to
+         * itself vanishes, so no handedness can be told. */
+        double planar[2 * 3 * MAXAT];
+        memcpy(planar, refs, n3 * sizeof *planar);
+        for (size_t a = 0; a < asym.n; a++) {
+            planar[n3 + 3 * a] = asym.xyz[3 * a] * bohr;
+            planar[n3 + 3 * a + 1] = asym.xyz[3 * a + 1] * bohr;
+            planar[n3 + 3 * a + 2] = 0.0;
+        }
+        o.kabsch_refs = planar;
+        CHECK_STATUS(rpr_train(&o, t.geoms, t.mu, NULL, NULL, &m, &err),
+                     RPR_EDEGENERATE);
+        CHECK(m == NULL && strstr(err.message, "Kabsch reference 2") != NULL);
+        planar[n3 + 4] = NAN;
+        CHECK_STATUS(rpr_train(&o, t.geoms, t.mu, NULL, NULL, &m, &err),
+                     RPR_ENONFINITE);
+        CHECK(m == NULL && strstr(err.message, "Kabsch reference 2") != NULL);
+    }
+    toy_free(&t);
+}
+
 /* ------------------------------------------------------------ T6 */
 
 /* Frobenius norm of d mu_lab / d x by central differences with step h. */
@@ -1032,6 +1270,8 @@ static void dce_path(double t0, double t1, size_t nsteps, double turns,
     }
 }
 
+enum { NKINDS = 8 };
+
 static void test_dce_continuity(void)
 {
     enum { NTRAIN = 400, NSTEPS = 1200 };
@@ -1062,35 +1302,41 @@ static void test_dce_continuity(void)
         CHECK_CLOSE(dihedral(x, 2, 0, 1, 3), 60.0, 0.0, 1e-9);
     }
 
-    /* Kabsch references: the default (the least planar training
-     * geometry, a gauche one) and the ideal anti conformer.  An O(3) fit
-     * to a chiral (gauche) reference fits geometries nearer its mirror
-     * torsion improperly, so on a path from g+ to g- the frame's
-     * handedness must switch at a seam (sigma3 = 0) somewhere between.
-     * With mass weights the heavy atoms decide where, and the seam lies
-     * near anti, in both paths; with the default unit weights it moves
-     * away from anti (and out of the 180 -> 60 path), but the g+ -> g-
-     * path still crosses it.  The heavy atoms of anti are coplanar, and
-     * its seam lies near syn instead, outside the paths.  So T3 is
-     * asserted with the anti reference; with the default one a failure
-     * must sit at the seam the health flags. */
+    /* Kabsch references.  An O(3) fit to a chiral (gauche) reference
+     * fits geometries nearer its mirror torsion improperly, so on a path
+     * from g+ to g- the handedness of one fit must switch at a seam
+     * (sigma3 = 0) somewhere between.  With one reference (the training
+     * geometry farthest from its seam) and mass weights the heavy atoms
+     * decide where, and the seam lies near anti, in both paths; with the
+     * default unit weights it moves away from anti (and out of the 180 ->
+     * 60 path), but the g+ -> g- path still crosses it.  The heavy atoms
+     * of anti are coplanar, and its seam lies near syn instead, outside
+     * the paths.  The default (up to 3 references chosen so that their
+     * seams fall apart, each blended out before its seam) must pass T3 on
+     * both paths; so must the anti reference alone.  Where a
+     * single-reference model fails, the failure must sit at the seam the
+     * health flags. */
     double anti[24];
     dce_build(180.0, anti);
     const rpr_frame_weighting mass = RPR_WEIGHT_MASS;
+    rpr_train_options dflt;
+    rpr_train_options_default(&dflt);
     struct {
         const char *name;
         rpr_frame_kind frame;
         const double *eq;
         const rpr_frame_weighting *kw; /* Kabsch weights; NULL default */
+        size_t nref;                   /* most Kabsch references */
         int must_pass;                 /* max/median < 20 asserted */
-    } kinds[7] = {
-        {"principal", RPR_FRAME_PRINCIPAL, NULL, NULL, 0},
-        {"kabsch (default)", RPR_FRAME_KABSCH, NULL, NULL, 0},
-        {"kabsch (mass wts)", RPR_FRAME_KABSCH, NULL, &mass, 0},
-        {"kabsch (anti ref)", RPR_FRAME_KABSCH, anti, NULL, 1},
-        {"blend (default ref)", RPR_FRAME_BLEND, NULL, NULL, 0},
-        {"blend (anti ref)", RPR_FRAME_BLEND, anti, NULL, 1},
-        {"kabsch (anti, mass)", RPR_FRAME_KABSCH, anti, &mass, 1},
+    } kinds[NKINDS] = {
+        {"principal", RPR_FRAME_PRINCIPAL, NULL, NULL, 1, 0},
+        {"kabsch (default)", RPR_FRAME_KABSCH, NULL, NULL, dflt.kabsch_nref, 1},
+        {"kabsch (1 ref)", RPR_FRAME_KABSCH, NULL, NULL, 1, 0},
+        {"kabsch (mass wts)", RPR_FRAME_KABSCH, NULL, &mass, 1, 0},
+        {"kabsch (anti ref)", RPR_FRAME_KABSCH, anti, NULL, 1, 1},
+        {"blend (1 ref)", RPR_FRAME_BLEND, NULL, NULL, 1, 0},
+        {"blend (anti ref)", RPR_FRAME_BLEND, anti, NULL, 1, 1},
+        {"kabsch (anti, mass)", RPR_FRAME_KABSCH, anti, &mass, 1, 1},
     };
     const rpr_property props[2] = {RPR_PROPERTY_DIPOLE,
                                    RPR_PROPERTY_POLARIZABILITY};
@@ -1102,44 +1348,64 @@ static void test_dce_continuity(void)
            NSTEPS, NTRAIN);
     for (int ip = 0; ip < 2; ip++) {
         const size_t nc = rpr_property_ncomp(props[ip]);
-        for (int kf = 0; kf < 7; kf++) {
+        for (int kf = 0; kf < NKINDS; kf++) {
             /* MLatom's search, as users train. */
-            rpr_model *m =
-                train_kw(tr, ip == 0 ? mu : alpha, props[ip], kinds[kf].frame,
-                         "RE", kinds[kf].eq, -1.0, -1.0, 0, kinds[kf].kw);
+            rpr_model *m = train_kw(tr, ip == 0 ? mu : alpha, props[ip],
+                                    kinds[kf].frame, "RE", kinds[kf].eq, -1.0,
+                                    -1.0, 0, kinds[kf].kw, kinds[kf].nref);
             rpr_workspace *ws = rpr_workspace_new(m);
             double ratio[2];
             size_t at[2] = {0, 0};
-            int seam[2] = {1, 1};
+            int seam[2] = {1, 1}, fallbacks = 0;
+            /* Chosen references after the first keep every training
+             * geometry at weight 1: margin / own margin >= margin_hi. */
+            for (size_t r = 1; r < m->nkabsch; r++) {
+                const model_sub *const s = &m->sub[m->kabsch_first + r];
+                double lowest = INFINITY;
+                for (size_t i = 0; i < NTRAIN; i++) {
+                    double Q[9], o[3], mg;
+                    if (frame_kabsch(8, m->kweights, s->ref,
+                                     rpr_geoms_xyz(tr) + 24 * i, Q, o, &mg,
+                                     &err) != RPR_OK)
+                        die("frame_kabsch", &err);
+                    lowest = fmin(lowest, mg / s->ref_margin);
+                }
+                CHECK(s->ref_source == MODEL_REF_TRAINING);
+                CHECK(lowest >= m->frame_options.margin_hi);
+            }
             for (int ipath = 0; ipath < 2; ipath++) {
                 const double *const p = ipath == 0 ? p1 : p2;
-                for (size_t k = 0; k < NSTEPS; k++)
+                for (size_t k = 0; k < NSTEPS; k++) {
                     predict(m, ws, p + k * 24, y + k * nc, &hpath[k]);
+                    fallbacks += hpath[k].blend_fallback;
+                }
                 ratio[ipath] = step_ratio(NSTEPS, nc, y, &at[ipath]);
                 /* Where the largest change happens, does the health flag
-                 * a seam?  Kabsch: margin below margin_lo of the
-                 * reference's; blend: Kabsch weight below 1. */
+                 * a seam?  Kabsch: the best relative margin below
+                 * margin_lo; blend: Kabsch weight below 1. */
                 if (m->frame == RPR_FRAME_KABSCH ||
                     m->frame == RPR_FRAME_BLEND) {
-                    const model_sub *const sk = &m->sub[m->nsub - 1];
                     seam[ipath] = 0;
                     for (size_t k = at[ipath] - 1; k <= at[ipath]; k++)
                         seam[ipath] |= m->frame == RPR_FRAME_KABSCH
-                                           ? hpath[k].kabsch_margin <
-                                                 m->frame_options.margin_lo *
-                                                     sk->ref_margin
+                                           ? hpath[k].kabsch_rel_margin <
+                                                 m->frame_options.margin_lo
                                            : hpath[k].weight_kabsch < 1.0;
                 }
             }
             if (ip == 0 && kf == 0)
                 dce_gap_sweep(m, ws, 0.0, jac_pa, gaps);
-            if (ip == 0 && kf == 4)
+            if (ip == 0 && kf == 5)
                 dce_gap_sweep(m, ws, cbrt(eps), jac_bl, gaps);
-            printf("  %-15s %-21s 180->60: %8.3g (at %6.1f deg)   "
+            printf("  %-15s %-21s %zu ref 180->60: %8.3g (at %6.1f deg)   "
                    "60->300: %8.3g (at %6.1f deg)\n",
-                   rpr_property_name(props[ip]), kinds[kf].name, ratio[0],
-                   180.0 - 120.0 * (double) at[0] / (NSTEPS - 1), ratio[1],
-                   60.0 + 240.0 * (double) at[1] / (NSTEPS - 1));
+                   rpr_property_name(props[ip]), kinds[kf].name, m->nkabsch,
+                   ratio[0], 180.0 - 120.0 * (double) at[0] / (NSTEPS - 1),
+                   ratio[1], 60.0 + 240.0 * (double) at[1] / (NSTEPS - 1));
+            /* The default's references cover both paths: some weight is
+             * positive at every step. */
+            if (kf == 1)
+                CHECK(fallbacks == 0 && m->nkabsch > 1);
             for (int ipath = 0; ipath < 2; ipath++) {
                 if (kinds[kf].must_pass)
                     CHECK(ratio[ipath] < 20.0);
@@ -1616,6 +1882,7 @@ int main(void)
     test_sign_registry();
     test_sign_average();
     test_blend_fallback();
+    test_multi_ref();
     test_small_molecules();
     test_spectrum();
     test_dce_continuity();

@@ -13,6 +13,10 @@
  *     second save byte-identical); the binary cache.  Kabsch weighting:
  *     derived weights, covariance of kabsch and blend with unit, mass
  *     and charge weights, round trip, old files without it read as mass.
+     Several Kabsch references (given and chosen, kabsch and blend):
+     round trip bit-exact with their source and index, a format-1 file
+     without them still loads and predicts the same, too many
+     sub-models refused (schema; loader for frame kabsch).
  *  5. Bad files (schema, format, counts, NaN, property) with file:line;
  *     bad geometries and bad training inputs: every error path.
  *  6. Learning on the DCE data: 1000 training geometries, the rest held
@@ -656,6 +660,7 @@ static void check_same_model(const rpr_model *a, const rpr_model *b)
     for (size_t k = 0; k < a->nsub; k++) {
         const model_sub *const s = &a->sub[k], *const t = &b->sub[k];
         CHECK(s->frame == t->frame);
+        CHECK(s->ref_source == t->ref_source && s->ref_index == t->ref_index);
         CHECK_SAME(&s->ref_margin, &t->ref_margin, sizeof(double));
         CHECK_SAME(s->sigma, t->sigma, sizeof s->sigma);
         CHECK_SAME(s->lambda, t->lambda, sizeof s->lambda);
@@ -1006,6 +1011,169 @@ static void test_kabsch_weighting(const toy_set *t)
         rpr_model_free(dip[iw]);
 }
 
+/* ------------------------------------------------------------ references */
+
+/* A toy model with nref given Kabsch references (toy geometries 1, 6, 11,
+ * 16: the data's own, so every one is far from planar), or with nref
+ * chosen automatically (given 0). */
+static rpr_model *toy_train_refs(const toy_set *t, rpr_property p,
+                                 rpr_frame_kind frame, size_t nref,
+                                 size_t given)
+{
+    rpr_train_options opt;
+    rpr_error err;
+    rpr_model *m = NULL;
+    double refs[RPR_KABSCH_MAX_REFS * 3 * TOY_NATOMS];
+    const double *const xyz = rpr_geoms_xyz(t->geoms);
+    for (size_t r = 0; r < given; r++)
+        memcpy(refs + r * 3 * TOY_NATOMS, xyz + 5 * r * 3 * TOY_NATOMS,
+               3 * TOY_NATOMS * sizeof(double));
+    rpr_train_options_default(&opt);
+    opt.property = p;
+    opt.frame = frame;
+    opt.sigma = 0.2385;
+    opt.lambda = 1.7e-7;
+    opt.kabsch_nref = nref;
+    opt.kabsch_refs = given > 0 ? refs : NULL;
+    if (rpr_train(&opt, t->geoms, toy_values(t, p), NULL, NULL, &m, &err) !=
+        RPR_OK)
+        die("rpr_train (toy, references)", &err);
+    return m;
+}
+
+/*
+ * Several Kabsch references in files: a round trip keeps every bit (the
+ * references, their source and index, each sub-model) and every
+ * prediction; a file as written before references were recorded (format
+ * 1, no source) still loads and predicts the same; sub-model counts the
+ * frame cannot have are refused with the file and line.
+ */
+static void test_kabsch_refs(const toy_set *t)
+{
+    rpr_error err;
+    char prefix[256];
+    long line = 0;
+    struct {
+        rpr_frame_kind frame;
+        rpr_property p;
+        size_t nref, given, nsub;
+    } cases[4] = {
+        {RPR_FRAME_KABSCH, RPR_PROPERTY_DIPOLE, 3, 3, 3},
+        {RPR_FRAME_BLEND, RPR_PROPERTY_POLARIZABILITY, 4, 4, 5},
+        {RPR_FRAME_KABSCH, RPR_PROPERTY_POLARIZABILITY, 4, 0, 0},
+        {RPR_FRAME_KABSCH, RPR_PROPERTY_DIPOLE, 1, 0, 1},
+    };
+    for (int k = 0; k < 4; k++) {
+        rpr_model *m = toy_train_refs(t, cases[k].p, cases[k].frame,
+                                      cases[k].nref, cases[k].given);
+        if (cases[k].nsub > 0)
+            CHECK(m->nsub == cases[k].nsub);
+        else /* automatic: at least the first, at most nref */
+            CHECK(m->nsub >= 1 && m->nsub <= cases[k].nref);
+        CHECK(m->nkabsch == (cases[k].given > 0 ? cases[k].given : m->nsub));
+        for (size_t r = 0; r < m->nkabsch; r++) {
+            const model_sub *const s = &m->sub[m->kabsch_first + r];
+            CHECK(s->ref_source ==
+                  (cases[k].given > 0 ? MODEL_REF_GIVEN : MODEL_REF_TRAINING));
+            CHECK(s->ref_index < m->ntrain);
+        }
+        /* RE does not see the frame: one descriptor for all sub-models. */
+        CHECK(m->shared_x == (m->nsub > 1));
+        char name[32], name2[32];
+        snprintf(name, sizeof name, "refs%d.xml", k);
+        snprintf(name2, sizeof name2, "refs%d-again.xml", k);
+        const char *const p1 = tmp_path(name);
+        rpr_model *back = NULL;
+        CHECK_OK(rpr_model_save(m, p1, &err), &err);
+        CHECK_OK(rpr_model_load(p1, &back, &err), &err);
+        if (back != NULL) {
+            check_same_model(m, back);
+            CHECK(back->shared_x == m->shared_x && back->nkabsch == m->nkabsch);
+            check_same_predictions(m, back, 0x5eed0100 + (uint64_t) k);
+            const char *const p2 = tmp_path(name2);
+            CHECK_OK(rpr_model_save(back, p2, &err), &err);
+            size_t l1, l2;
+            char *a = read_text(p1, &l1), *b = read_text(p2, &l2);
+            CHECK(l1 == l2 && memcmp(a, b, l1) == 0);
+            free(a);
+            free(b);
+        }
+        rpr_model_free(back);
+
+        size_t len;
+        char *text = read_text(p1, &len);
+        if (k == 3) {
+            /* Format 1, as rpr wrote it before several references: no
+             * source or index on <reference>. */
+            char idx[64];
+            snprintf(idx, sizeof idx, " source=\"training\" index=\"%zu\"",
+                     m->sub[0].ref_index + 1);
+            char *old1 = replace(text, "format=\"2\"", "format=\"1\"", &line);
+            char *old = replace(old1, idx, "", &line);
+            const char *const po = write_text("refs-old.xml", old);
+            CHECK_OK(rpr_model_load(po, &back, &err), &err);
+            if (back != NULL) {
+                CHECK(back->nsub == 1 &&
+                      back->sub[0].ref_source == MODEL_REF_UNKNOWN);
+                check_same_predictions(m, back, 0x5eed0110);
+            }
+            rpr_model_free(back);
+            back = NULL;
+            free(old1);
+            free(old);
+        }
+        if (k == 1) {
+            /* A fifth Kabsch sub-model (six in all): more than the schema
+             * allows.  Then a frame kabsch file with five sub-models (the
+             * principal one dropped, a Kabsch one repeated): the schema
+             * allows five, the loader refuses them for kabsch. */
+            const char *const s0 = strstr(text, "  <submodel");
+            const char *const s1 =
+                s0 != NULL ? strstr(s0 + 1, "  <submodel") : NULL;
+            const char *const s2 =
+                s1 != NULL ? strstr(s1 + 1, "  <submodel") : NULL;
+            const char *const end = strstr(text, "</rpr-model>");
+            if (s2 == NULL || end == NULL) {
+                CHECK(0);
+            } else {
+                const size_t pre = (size_t) (s0 - text);
+                const size_t kblk = (size_t) (s2 - s1); /* one Kabsch */
+                const size_t body = (size_t) (end - text);
+                const size_t kall = (size_t) (end - s1); /* all Kabsch */
+                const size_t tail = strlen(end);
+                char *six = malloc(body + kblk + tail + 1);
+                char *five = malloc(pre + kall + kblk + tail + 1);
+                if (six == NULL || five == NULL)
+                    die("out of memory", NULL);
+                memcpy(six, text, body);
+                memcpy(six + body, s1, kblk);
+                memcpy(six + body + kblk, end, tail + 1);
+                const char *const p6 = write_text("refs-six.xml", six);
+                snprintf(prefix, sizeof prefix, "%s:", p6);
+                CHECK_FAIL(rpr_model_load(p6, &back, &err), RPR_EPARSE, &err,
+                           prefix, "does not match the model schema");
+                CHECK(back == NULL);
+                memcpy(five, text, pre);
+                memcpy(five + pre, s1, kall);
+                memcpy(five + pre + kall, s1, kblk);
+                memcpy(five + pre + kall + kblk, end, tail + 1);
+                char *five_k =
+                    replace(five, "kind=\"blend\"", "kind=\"kabsch\"", &line);
+                const char *const p5 = write_text("refs-five.xml", five_k);
+                snprintf(prefix, sizeof prefix, "%s:%ld:", p5, line);
+                CHECK_FAIL(rpr_model_load(p5, &back, &err), RPR_EPARSE, &err,
+                           prefix, "needs 1 to 4 <submodel>, found 5");
+                CHECK(back == NULL);
+                free(six);
+                free(five);
+                free(five_k);
+            }
+        }
+        free(text);
+        rpr_model_free(m);
+    }
+}
+
 /* ------------------------------------------------------------ 5. errors */
 
 static void test_bad_files(const toy_set *t)
@@ -1032,7 +1200,7 @@ static void test_bad_files(const toy_set *t)
     } while (0)
 
     /* Newer format: refused before the schema, with the reason. */
-    BAD_FILE("newer.xml", "format=\"1\"", "format=\"2\"", RPR_EPARSE,
+    BAD_FILE("newer.xml", "format=\"2\"", "format=\"3\"", RPR_EPARSE,
              "newer than this rpr");
     /* Schema: a negative sigma, an unknown attribute, an unknown property,
      * an element out of place. */
@@ -1363,7 +1531,7 @@ static void test_bad_training(const toy_set *t)
             eq[3 * a + 2] = 0.0;
         o.xyz_eq = eq;
         CHECK_FAIL(train_with(t, &o, t->mu, NULL, &err), RPR_EDEGENERATE, &err,
-                   "Kabsch reference (equilibrium geometry) is planar", "");
+                   "Kabsch reference 1 (equilibrium geometry) is planar", "");
     }
     {
         /* A geometry whose frame cannot be built: named with its index. */
@@ -1907,6 +2075,7 @@ int main(void)
     test_gradients(&t);
     test_round_trip(&t);
     test_kabsch_weighting(&t);
+    test_kabsch_refs(&t);
     test_bad_files(&t);
     test_bad_training(&t);
     test_partial_search(&t);

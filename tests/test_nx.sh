@@ -297,28 +297,46 @@ bad=$(comm -12 "$tmp/undef" "$tmp/lib" | grep -v '^rpr_' || true)
 [ -z "$bad" ] || fail "rpr-nx calls internal functions: $bad"
 
 # ---------------------------------------------------------------- the fast path
-# rpr-nx loads neither libxml2 nor OpenBLAS (nx_lazy.c); rpr-nx-full,
-# which parses models, does.
+# rpr-nx loads neither libxml2 nor OpenBLAS (it links without them, nx_lazy.c);
+# rpr-nx-full, which parses models, does.
 needed() { readelf -d "$1" 2> /dev/null | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'; }
 if command -v readelf > /dev/null; then
     if needed nx_interface/rpr-nx-full | grep -q '^libxml2'; then
-        heavy=$(needed nx_interface/rpr-nx | grep -E '^lib(xml2|openblas|lapacke|fftw3)' || true)
+        heavy=$(needed nx_interface/rpr-nx | grep -E '^lib(xml2|openblas|blas|cblas|lapack|lapacke|fftw3)' || true)
         [ -z "$heavy" ] || fail "rpr-nx loads $heavy at every step"
     fi
 fi
-# Without a cache (or with a stale one) the step is handed to rpr-nx-full,
-# which writes the cache: same results either way.
+# With an up-to-date bundle (<traj>/rpr-nx.cache) rpr-nx never runs
+# rpr-nx-full: it succeeds even when rpr-nx-full cannot be found.
+B=$T/rpr-nx.cache
 run_nx
+[ -s "$B" ] || fail "no model bundle $B"
 cp "$T/TEMP/epot" "$tmp/epot.cached"
-rm -f "$tmp"/models/*.cache
+(cd "$T/TEMP" && env -u RPR_NX_PAR RPR_NX_FULL=$tmp/nowhere "$NX") ||
+    fail "a step with an up-to-date bundle needed rpr-nx-full"
+cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "the mapped bundle changed epot"
+# Without the bundle, or with a stale one (a model file touched), the step
+# is handed to rpr-nx-full, which rebuilds it: same results either way.
+rm -f "$B"
 run_nx
-cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "rebuilding the cache changed epot"
-[ -s "$tmp/models/energy.xml.cache" ] || fail "the cache was not rebuilt"
+cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "rebuilding the bundle changed epot"
+[ -s "$B" ] || fail "the bundle was not rebuilt"
+cp "$B" "$tmp/bundle.old"
+touch "$tmp/models/dipole.xml"
+run_nx
+cmp -s "$B" "$tmp/bundle.old" && fail "a touched model did not rebuild the bundle"
+cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "the rebuilt bundle changed epot"
+# A damaged bundle (its header) is rebuilt, not trusted.
+printf 'X' | dd of="$B" bs=1 seek=0 conv=notrunc 2> /dev/null
+run_nx
+cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "a damaged bundle changed epot"
+head -c 8 "$B" | grep -q RPRBUNDL || fail "the damaged bundle was not rebuilt"
 # If rpr-nx-full cannot be found, a step that needs it fails cleanly.
-rm -f "$tmp"/models/*.cache
+rm -f "$B"
 if (cd "$T/TEMP" && env -u RPR_NX_PAR RPR_NX_FULL=$tmp/nowhere "$NX") 2> "$tmp/err"; then
-    fail "a stale cache without rpr-nx-full succeeded"
+    fail "a missing bundle without rpr-nx-full succeeded"
 fi
+[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "missing rpr-nx-full: not one line: $(cat "$tmp/err")"
 grep -q "nowhere cannot be run" "$tmp/err" || fail "missing rpr-nx-full: $(cat "$tmp/err")"
 cmp -s "$T/TEMP/epot" "$tmp/epot.cached" || fail "epot changed by a failed hand-over"
 

@@ -9,9 +9,10 @@
  * Prints the median, 10th and 90th percentile of the wall time from
  * posix_spawn to waitpid, and the median CPU time (user + system) of the
  * child, which a busy machine inflates much less than the wall time.  If the
- * program prints a line "rpr-nx timing: exec E parse P load L predict R write W
- * us" on stderr (rpr-nx does when RPR_NX_TIMING holds the spawn time in ns,
- * which this program sets), the medians of its parts are printed too, and
+ * program prints a line "<name> timing: exec E parse P load L predict R write
+ * W us" on stderr (rpr-nx and nx_floor do when RPR_NX_TIMING holds the spawn
+ * time in ns, which this program sets), the medians of its parts are printed
+ * too, and
  * "exit" is the rest: the time after main returns (library destructors, thread
  * pools, process exit).
  */
@@ -118,10 +119,10 @@ int main(int argc, char **argv)
             return 1;
         }
         double p[5];
-        const char *line = strstr(buf, "rpr-nx timing:");
+        const char *line = strstr(buf, " timing: exec ");
         if (line != NULL &&
             sscanf(line,
-                   "rpr-nx timing: exec %lf parse %lf load %lf predict %lf "
+                   " timing: exec %lf parse %lf load %lf predict %lf "
                    "write %lf",
                    &p[0], &p[1], &p[2], &p[3], &p[4]) == 5) {
             double sum = 0;

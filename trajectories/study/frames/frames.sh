@@ -6,7 +6,7 @@
 # gap23, and continuity (max/median per-step change of the prediction)
 # along two torsion scans through the I2 = I3 crossing near 131.7 deg.
 #
-#   cd _build_frames2 && sh ../trajectories/study/frames/frames.sh
+#   cd _build_kabsch2 && sh ../trajectories/study/frames/frames.sh
 #
 # Writes docs/results/frames.md, frames-errors.png and
 # frames-continuity.png.  Models, predictions and scans are cached in
@@ -64,9 +64,10 @@ done
 head -n "$(($(head -n 1 "$DATA/$TR.xyz") + 2))" "$DATA/$TR.xyz" >"$OUT/first.xyz"
 
 # ---------------------------------------------------------------- models
-# name:frame:extra options.  The Kabsch reference is the equilibrium
-# geometry of the model: by default the first training geometry.
-MODELS="principal:principal: kabsch:kabsch: blend:blend: kabsch-anti:kabsch:--eq=$OUT/anti.xyz blend-anti:blend:--eq=$OUT/anti.xyz kabsch-first:kabsch:--eq=$OUT/first.xyz pa-xyz:principal:--descriptor=RExyzCl pa-xyz-sa:principal:--descriptor=RExyzCl,--sign-average"
+# name:frame:extra options (commas separate options, = their values).
+# kabsch and blend: rpr's default Kabsch references (up to 3, chosen);
+# -N: at most N; --eq with --kabsch-refs 1: that geometry alone.
+MODELS="principal:principal: kabsch:kabsch: kabsch-2:kabsch:--kabsch-refs=2 kabsch-1:kabsch:--kabsch-refs=1 blend:blend: blend-1:blend:--kabsch-refs=1 kabsch-anti:kabsch:--eq=$OUT/anti.xyz,--kabsch-refs=1 blend-anti:blend:--eq=$OUT/anti.xyz,--kabsch-refs=1 kabsch-first:kabsch:--eq=$OUT/first.xyz,--kabsch-refs=1 pa-xyz:principal:--descriptor=RExyzCl pa-xyz-sa:principal:--descriptor=RExyzCl,--sign-average"
 for prop in dipole polarizability; do
     for spec in $MODELS; do
         name=${spec%%:*} rest=${spec#*:}
@@ -86,18 +87,23 @@ for prop in dipole polarizability; do
         done
     done
 done
-NAMES="principal kabsch blend kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa"
+NAMES="principal kabsch kabsch-2 kabsch-1 blend blend-1 kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa"
+# Rows of the tables, in order.
+ROWS="principal kabsch kabsch-2 kabsch-1 blend blend-1 sym kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa"
 
 # The blend with frames.md 4.6's symmetric weights (w_PA not multiplied by
-# 1 - w_K), computed from the principal and Kabsch predictions: the blend's
+# 1 - w_K), computed from the principal and one-reference Kabsch
+# predictions: the one-reference blend's
 # sub-models are trained exactly like those two models.  Weights from the
 # blend's health (columns: 6 gap23, 5 gap12, 7-9 sign reliabilities, 12
 # Kabsch margin) and rpr's default ramps, as model.c computes them.
 symblend() { # PROP SET (TE or scan-a, scan-b) -> $OUT/PROP-sym.SET.pred
-    _sb_ref=$("$RPR" info "$OUT/$1-blend.xml" |
+    _sb_ref=$("$RPR" info "$OUT/$1-blend-1.xml" |
         sed -n 's/.*frame kabsch (.*margin \([0-9.eE+-]*\)).*/\1/p')
-    awk '!/^#/' "$OUT/$1-blend.$2.health" |
-        paste -d ' ' - "$OUT/$1-principal.$2.pred" "$OUT/$1-kabsch.$2.pred" |
+    # The first 15 health columns (later ones per Kabsch reference).
+    awk '!/^#/ { for (i = 1; i <= 15; i++) printf "%s%s", $i, i < 15 ? " " : "\n" }' \
+        "$OUT/$1-blend-1.$2.health" |
+        paste -d ' ' - "$OUT/$1-principal.$2.pred" "$OUT/$1-kabsch-1.$2.pred" |
         awk -v ref="$_sb_ref" '
         function S(t) { if (t <= 0) return 0; if (t >= 1) return 1
                         return t * t * t * (t * (6 * t - 15) + 10) }
@@ -188,7 +194,8 @@ plot "$OUT/principal.err" u 1:3 w p pt 7 ps 0.3 lc rgb "#9ecae1" notitle, \
      "$OUT/kabsch.err" u 1:3 w p pt 7 ps 0.3 lc rgb "#fdae6b" notitle, \
      "$OUT/principal.phi.bin" u 1:3 w lp pt 7 lw 2 lc rgb "#1f77b4" t "principal (RMS per 15 deg)", \
      "$OUT/blend.phi.bin" u 1:3 w lp pt 9 lw 2 lc rgb "#31a354" t "blend", \
-     "$OUT/kabsch.phi.bin" u 1:3 w lp pt 5 lw 2 lc rgb "#e6550d" t "kabsch (default)", \
+     "$OUT/kabsch.phi.bin" u 1:3 w lp pt 5 lw 2 lc rgb "#e6550d" t "kabsch (default, 3 references)", \
+     "$OUT/kabsch-1.phi.bin" u 1:3 w lp pt 4 lw 1 lc rgb "#a63603" t "kabsch, 1 reference", \
      "$OUT/sym.phi.bin" u 1:3 w lp pt 4 lw 1 dt 2 lc rgb "#756bb1" t "blend, symmetric weights", \
      "$OUT/kabsch-anti.phi.bin" u 1:3 w lp pt 6 lw 1 dt 3 lc rgb "#636363" t "kabsch, anti reference"
 set ylabel "||alpha error||_F / bohr^3"
@@ -196,7 +203,8 @@ plot "$OUT/principal.err" u 1:4 w p pt 7 ps 0.3 lc rgb "#9ecae1" notitle, \
      "$OUT/kabsch.err" u 1:4 w p pt 7 ps 0.3 lc rgb "#fdae6b" notitle, \
      "$OUT/principal.phi.bin" u 1:4 w lp pt 7 lw 2 lc rgb "#1f77b4" t "principal", \
      "$OUT/blend.phi.bin" u 1:4 w lp pt 9 lw 2 lc rgb "#31a354" t "blend", \
-     "$OUT/kabsch.phi.bin" u 1:4 w lp pt 5 lw 2 lc rgb "#e6550d" t "kabsch (default)", \
+     "$OUT/kabsch.phi.bin" u 1:4 w lp pt 5 lw 2 lc rgb "#e6550d" t "kabsch (default, 3 references)", \
+     "$OUT/kabsch-1.phi.bin" u 1:4 w lp pt 4 lw 1 lc rgb "#a63603" t "kabsch, 1 reference", \
      "$OUT/sym.phi.bin" u 1:4 w lp pt 4 lw 1 dt 2 lc rgb "#756bb1" t "blend, symmetric weights", \
      "$OUT/kabsch-anti.phi.bin" u 1:4 w lp pt 6 lw 1 dt 3 lc rgb "#636363" t "kabsch, anti reference"
 set logscale x
@@ -246,13 +254,15 @@ set ylabel "|mu_k - mu_(k-1)| / e bohr"
 plot "$OUT/dipole-principal.scan-b.steps" w l lw 1 lc rgb "#1f77b4" t "principal", \
      "$OUT/dipole-sym.scan-b.steps" w l lw 1 dt 2 lc rgb "#756bb1" t "blend, symmetric", \
      "$OUT/dipole-blend.scan-b.steps" w l lw 2 lc rgb "#31a354" t "blend", \
-     "$OUT/dipole-kabsch.scan-b.steps" w l lw 1.5 lc rgb "#e6550d" t "kabsch (default)"
+     "$OUT/dipole-kabsch-1.scan-b.steps" w l lw 1 lc rgb "#a63603" t "kabsch, 1 reference", \
+     "$OUT/dipole-kabsch.scan-b.steps" w l lw 2 lc rgb "#e6550d" t "kabsch (default, 3 references)"
 set xlabel "Cl-C-C-Cl torsion / deg (dashed: I2 = I3)"
 set ylabel "||alpha_k - alpha_(k-1)||_F / bohr^3"
 plot "$OUT/polarizability-principal.scan-b.steps" w l lw 1 lc rgb "#1f77b4" t "principal", \
      "$OUT/polarizability-sym.scan-b.steps" w l lw 1 dt 2 lc rgb "#756bb1" t "blend, symmetric", \
      "$OUT/polarizability-blend.scan-b.steps" w l lw 2 lc rgb "#31a354" t "blend", \
-     "$OUT/polarizability-kabsch.scan-b.steps" w l lw 1.5 lc rgb "#e6550d" t "kabsch (default)"
+     "$OUT/polarizability-kabsch-1.scan-b.steps" w l lw 1 lc rgb "#a63603" t "kabsch, 1 reference", \
+     "$OUT/polarizability-kabsch.scan-b.steps" w l lw 2 lc rgb "#e6550d" t "kabsch (default, 3 references)"
 unset multiplot
 EOF
 mv "$FIG2.tmp" "$FIG2"
@@ -261,9 +271,12 @@ mv "$FIG2.tmp" "$FIG2"
 label() {
     case $1 in
     principal) echo "principal (the paper's)" ;;
-    kabsch) echo "**kabsch (rpr's default)**" ;;
-    blend) echo "blend" ;;
-    sym) echo "blend, symmetric weights (frames.md 4.6)" ;;
+    kabsch) echo "**kabsch (rpr's default: 3 references)**" ;;
+    kabsch-2) echo "kabsch, at most 2 references" ;;
+    kabsch-1) echo "kabsch, 1 reference (the default before)" ;;
+    blend) echo "blend (principal + 3 references)" ;;
+    blend-1) echo "blend, 1 reference" ;;
+    sym) echo "blend, 1 reference, symmetric weights (frames.md 4.6)" ;;
     kabsch-anti) echo "kabsch, anti reference" ;;
     kabsch-first) echo "kabsch, first training geometry as reference" ;;
     pa-xyz) echo "principal, RExyzCl descriptor" ;;
@@ -272,22 +285,30 @@ label() {
     esac
 }
 first_phi=$(head -n 1 "$DATA/$TR.dihedrals")
-# The default Kabsch reference as rpr_train stored it (the training
-# geometry farthest from the fit's seam): the
-# reference rpr stores is centred, so compare centred coordinates.
-ref_phi=$(awk '/<reference/ { on = 1; next } /<\/reference>/ { on = 0 }
-    on && NF == 3 { print }' "$OUT/dipole-kabsch.xml" |
-    awk '{ x[NR] = $1; y[NR] = $2; z[NR] = $3 }
-    END { # dihedral 3-1-2-4 (Cl1 C1 C2 Cl2), IUPAC sign
-        fx = x[3] - x[1]; fy = y[3] - y[1]; fz = z[3] - z[1]
-        gx = x[1] - x[2]; gy = y[1] - y[2]; gz = z[1] - z[2]
-        hx = x[4] - x[2]; hy = y[4] - y[2]; hz = z[4] - z[2]
-        ax = fy * gz - fz * gy; ay = fz * gx - fx * gz; az = fx * gy - fy * gx
-        bx = hy * gz - hz * gy; by = hz * gx - hx * gz; bz = hx * gy - hy * gx
-        cx = by * az - bz * ay; cy = bz * ax - bx * az; cz = bx * ay - by * ax
-        g = sqrt(gx * gx + gy * gy + gz * gz)
-        printf "%.1f", atan2((cx * gx + cy * gy + cz * gz) / g,
-            ax * bx + ay * by + az * bz) * 45 / atan2(1, 1) }')
+# The default Kabsch references as rpr_train chose them (rpr info: their
+# 1-based index among the training geometries, their own margin), with
+# their Cl-C-C-Cl dihedrals: "r index dihedral margin" lines.
+refs_of() { # MODEL
+    "$RPR" info "$1" |
+        sed -n 's/.*(reference \([0-9]*\): training geometry \([0-9]*\), margin \([0-9.eE+-]*\)).*/\1 \2 \3/p' |
+        while read -r _r_r _r_i _r_m; do
+            echo "$_r_r $_r_i $(sed -n "${_r_i}p" "$DATA/$TR.dihedrals") $_r_m"
+        done
+}
+refs_of "$OUT/dipole-kabsch.xml" >"$OUT/refs.dipole"
+refs_of "$OUT/polarizability-kabsch.xml" >"$OUT/refs.polarizability"
+ref_phi=$(awk 'NR == 1 { printf "%.1f", $3 }' "$OUT/refs.dipole")
+# Torsion intervals of the g+ -> anti -> g- scan where a reference's
+# weight is 0 (health column 17 + r: its seam and the ramp around it).
+zero_spans() { # HEALTH r
+    awk '!/^#/' "$1" | paste -d ' ' - "$OUT/scan-b.torsion" |
+        awk -v c=$((17 + $2)) '{ t = $NF; z = $c == 0 }
+        z && !on { lo = t; on = 1 }
+        !z && on { printf "%s%.0f-%.0f", n++ ? ", " : "", lo, p; on = 0 }
+        { p = t }
+        END { if (on) printf "%s%.0f-%.0f", n++ ? ", " : "", lo, p
+              if (!n) printf "none" }'
+}
 {
     cat <<EOF
 # Frames: principal axes, Kabsch and the blend on 1,2-dichloroethane
@@ -295,7 +316,7 @@ ref_phi=$(awk '/<reference/ { on = 1; next } /<\/reference>/ { on = 0 }
 Issue 7, item 6.  Generated by \`trajectories/study/frames/frames.sh\`; do
 not edit by hand.
 
-    cd _build_frames2 && sh ../trajectories/study/frames/frames.sh
+    cd _build_kabsch2 && sh ../trajectories/study/frames/frames.sh
 
 - **Data**: trajectories/dce-hf-adz (psi4 HF/aug-cc-pVDZ), pooled and
   permuted as by the other study pages (seed $STUDY_SEED, $NPOOL
@@ -303,17 +324,22 @@ not edit by hand.
   out.
 - **Models**: RE descriptor, Gaussian kernel, sigma and lambda searched per
   component on an 80/20 split of the training set (MLatom's grid); one
-  model per frame; Kabsch fits with equal weights (rpr's default).  The
-  Kabsch reference is by default the training geometry whose smallest
-  margin sigma3/sigma1 over the training set is largest (here at a
-  Cl-C-C-Cl dihedral of $ref_phi deg); "anti reference" models get
-  the ideal anti conformer instead, "first training geometry" models the
-  first training geometry (at $first_phi deg; rpr's default before issue
-  7), both through \`--eq\`.  The last two rows use the RExyzCl
-  descriptor (RE plus the frame coordinates of the two Cl atoms), without
-  and with \`--sign-average\`.  The blend's
-  sub-models are trained exactly as the principal and Kabsch models, so the
-  blend with frames.md 4.6's symmetric weights is computed from their
+  model per frame and per Kabsch reference; Kabsch fits with equal
+  weights (rpr's default).  The first Kabsch reference is by default the
+  training geometry whose smallest margin sigma3/sigma1 over the training
+  set is largest (here at a Cl-C-C-Cl dihedral of $ref_phi deg); rpr
+  adds up to two more, chosen among the training geometries that keep
+  their seam off the training data so that the seams fall apart
+  (docs/models.md, Frames; table below); "1 reference" rows
+  (\`--kabsch-refs 1\`) have the first alone, rpr's default before.
+  "anti reference" models get the ideal anti conformer instead, "first
+  training geometry" models the first training geometry (at $first_phi
+  deg; rpr's default before issue 7), both through \`--eq\` with
+  \`--kabsch-refs 1\`.  The last two rows use the RExyzCl descriptor (RE
+  plus the frame coordinates of the two Cl atoms), without and with
+  \`--sign-average\`.  The one-reference blend's sub-models are trained
+  exactly as the principal and one-reference Kabsch models, so the blend
+  with frames.md 4.6's symmetric weights is computed from their
   predictions (script: \`symblend\`).
 - **Continuity**: two torsion scans made by torsion_scan.awk ($NSCAN frames
   each, the molecule tumbling two turns and distorted smoothly by up to
@@ -331,7 +357,7 @@ Dipole, e bohr:
 | frame | x | y | z | all |
 |---|---:|---:|---:|---:|
 EOF
-    for name in principal kabsch blend sym kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa; do
+    for name in $ROWS; do
         printf '| %s | %s |\n' "$(label $name)" \
             "$(rmse "$OUT/dipole-$name.$TE.pred" "$DATA/$TE.dipoles" |
                 sed 's/ / | /g')"
@@ -343,7 +369,7 @@ Polarizability, bohr^3:
 | frame | xx | xy | xz | yy | yz | zz | all |
 |---|---:|---:|---:|---:|---:|---:|---:|
 EOF
-    for name in principal kabsch blend sym kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa; do
+    for name in $ROWS; do
         printf '| %s | %s |\n' "$(label $name)" \
             "$(rmse "$OUT/polarizability-$name.$TE.pred" "$DATA/$TE.pol" |
                 sed 's/ / | /g')"
@@ -357,7 +383,7 @@ max/median per-frame change (torsion of the largest change):
 | frame | mu, 180 -> 60 | mu, 60 -> 300 | alpha, 180 -> 60 | alpha, 60 -> 300 |
 |---|---:|---:|---:|---:|
 EOF
-    for name in principal kabsch blend sym kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa; do
+    for name in $ROWS; do
         printf '| %s |' "$(label $name)"
         for prop in dipole polarizability; do
             for s in a b; do
@@ -376,7 +402,7 @@ phases), median and largest over the five:
 | frame | mu, median | mu, largest | alpha, median | alpha, largest |
 |---|---:|---:|---:|---:|
 EOF
-    for name in principal kabsch blend sym kabsch-anti blend-anti kabsch-first pa-xyz pa-xyz-sa; do
+    for name in $ROWS; do
         printf '| %s |' "$(label $name)"
         for prop in dipole polarizability; do
             for seed in $ANTI_SEEDS; do
@@ -387,6 +413,32 @@ EOF
         done
         echo
     done
+    cat <<EOF
+
+## The Kabsch references of the default models
+
+Each reference: the training geometry (1-based index in the permuted
+training set), its Cl-C-C-Cl dihedral, its own margin sigma3/sigma1, and
+the torsions of the g+ -> anti -> g- scan where its weight is 0 (its seam
+and the ramp around it; elsewhere its fit is used).
+
+| property | reference | training geometry | dihedral / deg | own margin | weight 0 on the scan at / deg |
+|---|---:|---:|---:|---:|---|
+EOF
+    for prop in dipole polarizability; do
+        while read -r r i phi mg; do
+            printf '| %s | %s | %s | %.1f | %.4g | %s |\n' "$prop" "$r" "$i" \
+                "$phi" "$mg" "$(zero_spans "$OUT/$prop-kabsch.scan-b.health" "$r")"
+        done <"$OUT/refs.$prop"
+    done
+    # Every reference at weight 1 (normalised 1/nref) on held-out data?
+    awk '!/^#/ { n++; k = $16; full = 1
+                 for (r = 1; r <= k; r++)
+                     if ($(17 + r) < 1 / k - 1e-6 || $(17 + r) > 1 / k + 1e-6) full = 0
+                 if (!full) part++ }
+        END { printf "\nDefault Kabsch models on the %d held-out geometries: " \
+              "some reference weighted below the others at %d (dipole).\n",
+              n, part + 0 }' "$OUT/dipole-kabsch.$TE.health"
     # Frame health of the blend on the held-out geometries.
     awk '!/^#/ { n++; if ($15 != 0) fb++; if ($14 < 1) part++
                  if ($14 == 0) k0++ }
