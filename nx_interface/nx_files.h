@@ -182,6 +182,11 @@ typedef struct nx_record {
     double gap12, gap23; /* rpr_frame_health of the dipole prediction */
     double sign_min;     /* smallest sign_reliability */
     double w_principal, w_kabsch;
+    /* Best Kabsch fit's margin relative to its reference's own (below
+     * margin_lo the geometry is far from every reference: extrapolation);
+     * NaN without a Kabsch frame. */
+    double kabsch_rel_margin;
+    double blend_fallback; /* 1: every blend weight was 0; else 0 */
 } nx_record;
 
 /* The three header lines of the property file, each ending in '\n'. */

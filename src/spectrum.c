@@ -335,10 +335,12 @@ static rpr_status spectrum_parse_comment(const char *path, size_t lineno,
         if (f != NULL) {
             char *end;
             const long v = strtol(f + 6, &end, 10);
-            if (end == f + 6 || v != 1)
+            /* Columns are found by name, so format 2 (two frame
+             * columns more) reads as format 1 does. */
+            if (end == f + 6 || v < 1 || v > 2)
                 return RPR_FAIL(err, RPR_EPARSE,
                                 "%s:%zu: property file format '%.20s' (this "
-                                "rpr reads format 1)",
+                                "rpr reads formats 1 and 2)",
                                 path, lineno, f + 6);
         }
         return RPR_OK;

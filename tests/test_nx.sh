@@ -100,7 +100,7 @@ awk -v c=0.52917721092 'NR == FNR { if (NR > 2) { g[n++] = $1; g[n++] = $2; g[n+
 cmp -s "$T/TEMP/grad" "$T/TEMP/grad.all" || fail "grad.all differs from grad (nstat = 1)"
 rec=$(tail -n 1 "$T/RESULTS/rpr-properties.dat")
 set -- $rec
-[ $# -eq 18 ] || fail "property record has $# fields: $rec"
+[ $# -eq 20 ] || fail "property record has $# fields: $rec"
 [ "$1 $2 $3" = "0.0000 0 initial" ] || fail "record starts '$1 $2 $3'"
 [ "$4" = "$(cat "$D/e.pred")" ] || fail "record energy $4"
 [ "$5 $6 $7" = "$(cat "$D/mu.pred")" ] || fail "record dipole '$5 $6 $7' vs '$(cat "$D/mu.pred")'"
@@ -108,13 +108,15 @@ set -- $rec
     fail "record polarizability differs from rpr predict"
 # Frame columns against --health (printed there with 6 significant digits:
 # relative error <= 5e-6): gap12 gap23 min(sign reliabilities) w_principal
-# w_kabsch (--health columns 5, 6, 7-9, 13, 14).
-echo "${14} ${15} ${16} ${17} ${18}" > "$D/health.nx"
+# w_kabsch kabsch_rel_margin (--health columns 5, 6, 7-9, 13, 14, 17), and
+# blend_fallback (column 15, an integer: equal).
+echo "${14} ${15} ${16} ${17} ${18} ${19} ${20}" > "$D/health.nx"
 grep -v '^#' "$D/health.pred" > "$D/health.ref"
 awk 'NR == FNR { s = $8 < $7 ? $8 : $7; s = $9 < s ? $9 : s
         w[1] = $5 + 0; w[2] = $6 + 0; w[3] = s + 0; w[4] = $13 + 0; w[5] = $14 + 0
+        w[6] = $17 + 0; w[7] = $15 + 0
         next }
-    { for (k = 1; k <= 5; k++) { d = $k - w[k]; if (d < 0) d = -d
+    { for (k = 1; k <= 7; k++) { d = $k - w[k]; if (d < 0) d = -d
         a = w[k] < 0 ? -w[k] : w[k]
         if (!(d <= 5e-6 * a)) { print "health", k, $k, w[k]; bad = 1 } } }
     END { exit bad }' "$D/health.ref" "$D/health.nx" ||
@@ -144,8 +146,8 @@ awk '!/^#/ { print $1 }' "$T/RESULTS/rpr-properties.dat" | tr '\n' ' ' |
     grep -qx '0.0000 0.5000 1.0000 1.5000 ' || fail "records not one per time, in order"
 grep -q '^1.0000 0 initial ' "$T/RESULTS/rpr-properties.dat" ||
     fail "the restart's record did not replace t = 1.0"
-awk '!/^#/ && NF != 18 { exit 1 }' "$T/RESULTS/rpr-properties.dat" ||
-    fail "a record without 18 fields"
+awk '!/^#/ && NF != 20 { exit 1 }' "$T/RESULTS/rpr-properties.dat" ||
+    fail "a record without 20 fields"
 
 # ---------------------------------------------------------------- nstat = 2
 # Two states (the same model twice), current state 2: epot 2 lines, grad =

@@ -326,6 +326,8 @@ static nx_record record(double t, size_t step, nx_run run, double e)
     r.sign_min = 0.5;
     r.w_principal = 1.0 / 3.0;
     r.w_kabsch = 2.0 / 3.0;
+    r.kabsch_rel_margin = 0.7071067811865476;
+    r.blend_fallback = 1.0;
     return r;
 }
 
@@ -343,6 +345,8 @@ static void check_props(const char *path, size_t n, const double *t,
         CHECK(nx_files_time_key(r[i].t_fs) == nx_files_time_key(t[i]));
         CHECK(r[i].energy == e[i]); /* %.17g round-trips exactly */
         CHECK(isnan(r[i].gap23) && r[i].w_kabsch == 2.0 / 3.0);
+        CHECK(r[i].kabsch_rel_margin == 0.7071067811865476 &&
+              r[i].blend_fallback == 1.0);
     }
     free(r);
 }
@@ -431,6 +435,14 @@ static void test_props(void)
     CHECK_STATUS(nx_files_props_upsert(P, &r, &err), RPR_EPARSE);
     CHECK(strncmp(err.message, "props.dat:1: not an rpr-nx", 26) == 0);
     CHECK(strcmp(get(P), "time energy\n0 1\n") == 0);
+    /* A format-1 file (two columns fewer) is not appended to: its header
+     * would no longer describe the records. */
+    static const char fmt1[] =
+        "# rpr-nx properties, format 1\n# columns: t_fs step run\n";
+    put(P, fmt1);
+    CHECK_STATUS(nx_files_props_upsert(P, &r, &err), RPR_EPARSE);
+    CHECK(strstr(err.message, "format 2") != NULL);
+    CHECK(strcmp(get(P), fmt1) == 0);
     nx_record *rr = NULL;
     size_t n;
     CHECK_STATUS(nx_files_props_read(P, &rr, &n, &err), RPR_EPARSE);
