@@ -15,7 +15,9 @@ static void info_usage(FILE *f)
           "\n"
           "Print the metadata of MODEL: property, atoms, descriptor, kernel,\n"
           "frame and its thresholds, training record, and per sub-model and\n"
-          "component sigma, lambda, prior and selection errors.  With\n"
+          "component sigma, lambda, prior and selection errors; last, the\n"
+          "permutations of identical atoms trained with (rpr train --permute). "
+          " With\n"
           "--list, or without MODEL, print the registries of descriptors\n"
           "and kernels with their formulas, units and references.\n"
           "\n"
@@ -67,6 +69,13 @@ int cli_info(int argc, char **argv)
         rpr_error err = {0};
         printf("model:         %s\n", path);
         const rpr_status st = rpr_model_write_info(model, stdout, &err);
+        /* Provenance of the training set: the swaps of identical atoms
+         * whose relabelled copies were trained on (rpr train --permute). */
+        const char *const perm = rpr_model_permutations(model);
+        if (st == RPR_OK)
+            printf("permutations:  %s\n",
+                   *perm != '\0' ? perm
+                                 : "none (no relabelled copies trained on)");
         rpr_model_free(model);
         if (st != RPR_OK) {
             cli_report("info", &err);

@@ -89,6 +89,22 @@ static void cli_train_usage(FILE *f)
         "                     choices (frame principal or blend; RExyz, "
         "REdihed,\n"
         "                     xyzQ)\n"
+        "  --permute SPEC     also train on every geometry relabelled by "
+        "each\n"
+        "                     permutation of identical atoms: swaps a-b "
+        "(1-based),\n"
+        "                     ',' within a permutation, ';' between them "
+        "(\"5-6,7-8\"\n"
+        "                     swaps H5/H6 and H7/H8 of dichloroethane at "
+        "once).\n"
+        "                     Cost: N (1+p) training points for p "
+        "permutations, a\n"
+        "                     (N (1+p))^2 kernel matrix; KREG with "
+        "gradients\n"
+        "                     (N (1+p) (1+3 natoms))^2 doubles (25 N (1+p) "
+        "for 8 atoms).\n"
+        "                     sigma, lambda are searched on the N originals "
+        "alone\n"
         "  -q, --quiet        no summary on stdout\n"
         "  -h, --help         this text\n",
         RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
@@ -157,7 +173,8 @@ int cli_train(int argc, char **argv)
         OPT_VALFRAC,
         OPT_SEED,
         OPT_PRIOR,
-        OPT_SIGN_AVERAGE
+        OPT_SIGN_AVERAGE,
+        OPT_PERMUTE
     };
     static const struct option longopts[] = {
         {"property", required_argument, NULL, OPT_PROPERTY},
@@ -184,6 +201,7 @@ int cli_train(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"prior", required_argument, NULL, OPT_PRIOR},
         {"sign-average", no_argument, NULL, OPT_SIGN_AVERAGE},
+        {"permute", required_argument, NULL, OPT_PERMUTE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -306,6 +324,7 @@ int cli_train(int argc, char **argv)
                 return cli_train_bad("prior", optarg);
             break;
         case OPT_SIGN_AVERAGE: opt.frame_options.sign_average = 1; break;
+        case OPT_PERMUTE: opt.permute = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': cli_train_usage(stdout); return 0;
         default:
@@ -395,6 +414,10 @@ int cli_train(int argc, char **argv)
                rpr_property_name(opt.property), n);
         if (rpr_model_write_info(model, stdout, &err) != RPR_OK)
             goto fail;
+        if (opt.permute != NULL && *opt.permute != '\0')
+            printf("permutations:  %s (the %zu geometries and their "
+                   "relabelled copies)\n",
+                   rpr_model_permutations(model), n);
     }
     status = 0;
     goto cleanup;

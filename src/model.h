@@ -36,13 +36,14 @@ enum {
     /* Version of the binary cache layout; bump when struct rpr_model or
      * model_layout() changes (the cache also checks sizeof and the library
      * version). */
-    MODEL_CACHE_VERSION = 3,
-    MODEL_MAX_COMP = 6, /* polarizability */
+    MODEL_CACHE_VERSION = 4, /* 4: permutations */
+    MODEL_MAX_COMP = 6,      /* polarizability */
     /* blend: principal and one sub-model per Kabsch reference */
     MODEL_MAX_SUB = 1 + RPR_KABSCH_MAX_REFS,
     MODEL_NAME_LEN = 32,
     MODEL_ATOMS_LEN = 128,
-    MODEL_ALIGN = 64 /* arena alignment of every array, bytes */
+    MODEL_PERMUTE_LEN = 256, /* rpr_train_options.permute, with its NUL */
+    MODEL_ALIGN = 64         /* arena alignment of every array, bytes */
 };
 
 /* Where the equilibrium geometry of the RE-type descriptors came from. */
@@ -120,6 +121,9 @@ struct rpr_model {
     uint64_t seed;
     uint64_t data_hash; /* model_hash of the training data (train.c) */
     size_t ngrad;       /* training geometries with gradients */
+    /* Permutations of identical atoms trained with (rpr_train_options.
+     * permute), "" for none; ntrain counts the relabelled copies. */
+    char permute[MODEL_PERMUTE_LEN];
     long property_line; /* line of <property> in the file loaded; 0 */
 
     /* Bound by model_bind (never stored): the descriptor's registry row. */
@@ -175,6 +179,19 @@ rpr_status model_bind(rpr_model *model, rpr_error *err);
 /* Fill the derived arrays (weights, xyz_eq_a, groups, qdot) and bind.  Call
  * after training or parsing, before use or saving the cache. */
 rpr_status model_derive(rpr_model *model, rpr_error *err);
+
+/* train.c: parse a permutation SPEC (rpr_train_options.permute) for a
+ * molecule of natoms atoms with atomic numbers numbers [natoms].  perm
+ * [MODEL_MAX_PERM][natoms] (may be NULL: check only) receives each
+ * permutation as 0-based images, perm[k * natoms + a] the atom whose
+ * coordinates atom a of copy k takes; *nperm their number (0 for NULL or
+ * "").  RPR_EINVAL with a message naming SPEC: malformed, index out of
+ * range, atom twice in one permutation, atoms of different elements, more
+ * than MODEL_MAX_PERM permutations, longer than MODEL_PERMUTE_LEN - 1. */
+enum { MODEL_MAX_PERM = 32 };
+rpr_status train_permute_parse(const char *spec, size_t natoms,
+                               const int *numbers, size_t *perm, size_t *nperm,
+                               rpr_error *err);
 
 /* Descriptor parameters of the model (borrowing its arrays). */
 void model_descriptor_params(const rpr_model *model, descriptor_params *p);

@@ -227,10 +227,16 @@ static void model_xml_write(const rpr_model *m, FILE *f)
             "  <training points=\"%zu\" gradients=\"%zu\" "
             "data-hash=\"%016" PRIx64 "\" prior=\"%s\" criterion=\"%s\" "
             "validation-fraction=\"%.17g\" seed=\"%" PRIu64 "\" "
-            "length-unit=\"angstrom\"/>\n",
+            "length-unit=\"angstrom\"",
             N, m->ngrad, m->data_hash, m->prior_mean ? "mean" : "zero",
             m->criterion == RPR_CRITERION_LOO ? "loo" : "holdout",
             m->validation_fraction, m->seed);
+    if (m->permute[0] != '\0') {
+        fputs(" permutations=\"", f);
+        model_xml_put_escaped(f, m->permute);
+        fputc('"', f);
+    }
+    fputs("/>\n", f);
 
     for (size_t k = 0; k < m->nsub; k++) {
         const model_sub *const s = &m->sub[k];
@@ -921,6 +927,25 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
     m->seed = strtoull(buf, NULL, 10);
     model_xml_attr(p.training, "data-hash", buf, sizeof buf);
     m->data_hash = strtoull(buf, NULL, 16);
+    /* Permutations (absent in older files: none).  Checked as rpr_train
+     * checks them, so a file names only swaps of like atoms; the training
+     * points must then be whole sets of originals and copies. */
+    if (model_xml_attr(p.training, "permutations", m->permute,
+                       sizeof m->permute)) {
+        size_t nperm = 0;
+        st = train_permute_parse(m->permute, m->natoms, m->numbers, NULL,
+                                 &nperm, r->err);
+        if (st == RPR_OK && m->ntrain % (1 + nperm) != 0)
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%zu training points are not %zu originals times "
+                          "%zu",
+                          m->ntrain, m->ntrain / (1 + nperm), 1 + nperm);
+        if (st != RPR_OK) {
+            error_prefix(r->err, "%s:%ld", r->path, model_xml_line(p.training));
+            goto cleanup;
+        }
+    } else
+        m->permute[0] = '\0';
 
     /* Sub-models. */
     for (size_t k = 0; k < m->nsub; k++) {

@@ -402,6 +402,21 @@ typedef struct rpr_train_options {
      * NULL: the lowest-energy geometry for energies, else the first.  If
      * given (and kabsch_refs is NULL), also the first Kabsch reference. */
     const double *xyz_eq;
+    /* Permutations of identical atoms (docs/models.md, Permutations of
+     * identical atoms), or NULL or "" for none: each permutation a
+     * comma-separated product of disjoint transpositions "a-b" of
+     * 1-based atom indices, permutations separated by ';' ("5-6,7-8" one
+     * permutation, "5-6;7-8;5-6,7-8" three).  Training then uses every
+     * geometry and its relabelled copy under each permutation (same
+     * values; gradient rows permuted), N (1 + p) points in all: KRR
+     * solves an N (1 + p) square system, KREG with gradients one of
+     * dimension N (1 + p) (1 + 3 natoms).  sigma and lambda are searched
+     * on the original geometries alone, so no copy of a validation
+     * geometry is trained on.  Refused (RPR_EINVAL): atoms of different
+     * elements, an index out of range, an atom twice in a permutation, a
+     * malformed or overlong (> 255 characters) SPEC.  The model records
+     * SPEC (rpr info).  Default NULL. */
+    const char *permute;
     rpr_progress_fn progress; /* NULL for none */
     void *progress_ctx;
 } rpr_train_options;
@@ -522,6 +537,10 @@ void rpr_model_bundle_free(rpr_model_bundle *bundle); /* NULL: nothing */
  */
 rpr_status rpr_model_require(const rpr_model *model, rpr_property property,
                              const char *path, rpr_error *err);
+
+/** The permutations the model was trained with (rpr_train_options.permute,
+ *  as given), or "" for none; borrowed from the model. */
+const char *rpr_model_permutations(const rpr_model *model);
 
 rpr_property rpr_model_property(const rpr_model *model);
 size_t rpr_model_ncomp(const rpr_model *model);

@@ -245,14 +245,14 @@ static rpr_status train_dihedral(const char *spec, const size_t *sel,
     return RPR_OK;
 }
 
-/* Data hash: sizes, atomic numbers, coordinates, labels, and the
+/* Data hash of the first n geometries (the caller's data without the
+ * relabelled copies): sizes, atomic numbers, coordinates, labels, and the
  * gradients of the geometries that have them (model.h: model_hash). */
-static uint64_t train_hash(const rpr_geoms *geoms, size_t ncomp,
+static uint64_t train_hash(const rpr_geoms *geoms, size_t n, size_t ncomp,
                            const double *values, const double *grad,
                            const unsigned char *present)
 {
     const size_t natoms = rpr_geoms_natoms(geoms);
-    const size_t n = rpr_geoms_nframes(geoms);
     const uint64_t sizes[3] = {natoms, n, ncomp};
     uint64_t h = model_hash(MODEL_HASH_SEED, sizes, sizeof sizes);
     h = model_hash(h, rpr_geoms_numbers(geoms), natoms * sizeof(int));
@@ -291,6 +291,119 @@ static void train_progress_span(void *ctx, double f, const char *what)
  * the final fit: a search costs tens of eigendecompositions, the fit a
  * few Cholesky factorisations (bench_model).  Cosmetic only. */
 #define TRAIN_SEARCH_SHARE 0.9
+
+/* ------------------------------------------------------------ permutations */
+
+/* One 1-based index of a permutation SPEC at *p, advancing *p; 0 if there
+ * is no number. */
+static size_t train_permute_index(const char **p)
+{
+    if (**p < '0' || **p > '9')
+        return 0;
+    char *end;
+    const unsigned long v = strtoul(*p, &end, 10);
+    *p = end;
+    return v > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t) v;
+}
+
+/*
+ * Grammar: spec = perm { ";" perm }, perm = swap { "," swap }, swap =
+ * index "-" index.  A permutation is a product of disjoint transpositions,
+ * so it is its own inverse and the direction of the relabelling does not
+ * matter: copy k of geometry x has atom a at x[perm_k(a)].
+ */
+rpr_status train_permute_parse(const char *spec, size_t natoms,
+                               const int *numbers, size_t *perm, size_t *nperm,
+                               rpr_error *err)
+{
+    size_t np = 0;
+    *nperm = 0;
+    if (spec == NULL || *spec == '\0')
+        return RPR_OK;
+    if (strlen(spec) >= MODEL_PERMUTE_LEN)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "permutations: longer than %d characters",
+                        MODEL_PERMUTE_LEN - 1);
+    size_t *const img = malloc((natoms > 0 ? natoms : 1) * sizeof *img);
+    if (img == NULL)
+        return RPR_FAIL(err, RPR_ENOMEM, "permutations: out of memory");
+    rpr_status st = RPR_OK;
+    const char *p = spec;
+    for (;;) {
+        if (np >= MODEL_MAX_PERM) {
+            st = RPR_FAIL(err, RPR_EINVAL,
+                          "permutations '%s': more than %d permutations", spec,
+                          MODEL_MAX_PERM);
+            goto cleanup;
+        }
+        for (size_t a = 0; a < natoms; a++)
+            img[a] = a;
+        for (;;) { /* one transposition a-b */
+            const char *const at = p;
+            const size_t a = train_permute_index(&p);
+            const size_t b = *p == '-' ? (p++, train_permute_index(&p)) : 0;
+            if (a == 0 || b == 0) {
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "permutations '%s': expected a swap a-b of "
+                              "1-based indices at '%s' (e.g. \"5-6,7-8\"; "
+                              "';' separates permutations)",
+                              spec, at);
+                goto cleanup;
+            }
+            if (a > natoms || b > natoms) {
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "permutations '%s': atom %zu out of 1..%zu", spec,
+                              a > natoms ? a : b, natoms);
+                goto cleanup;
+            }
+            if (a == b || img[a - 1] != a - 1 || img[b - 1] != b - 1) {
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "permutations '%s': atom %zu appears twice in "
+                              "permutation %zu",
+                              spec, a == b || img[a - 1] != a - 1 ? a : b,
+                              np + 1);
+                goto cleanup;
+            }
+            if (numbers[a - 1] != numbers[b - 1]) {
+                const char *const sa = rpr_element_symbol(numbers[a - 1]);
+                const char *const sb = rpr_element_symbol(numbers[b - 1]);
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "permutations '%s': atoms %zu (%s) and %zu (%s) "
+                              "are different elements",
+                              spec, a, sa != NULL ? sa : "?", b,
+                              sb != NULL ? sb : "?");
+                goto cleanup;
+            }
+            img[a - 1] = b - 1;
+            img[b - 1] = a - 1;
+            if (*p != ',')
+                break;
+            p++;
+        }
+        if (perm != NULL)
+            memcpy(perm + np * natoms, img, natoms * sizeof *img);
+        np++;
+        if (*p == '\0')
+            break;
+        if (*p != ';') {
+            st = RPR_FAIL(err, RPR_EINVAL,
+                          "permutations '%s': unexpected '%c' (swaps a-b are "
+                          "separated by ',', permutations by ';')",
+                          spec, *p);
+            goto cleanup;
+        }
+        p++;
+    }
+    *nperm = np;
+cleanup:
+    free(img);
+    return st;
+}
+
+const char *rpr_model_permutations(const rpr_model *model)
+{
+    return model != NULL ? model->permute : "";
+}
 
 /* ------------------------------------------------------------ frames */
 
@@ -668,8 +781,8 @@ static void train_transpose(size_t rows, size_t cols, const double *a,
  */
 static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
                             model_sub *s, const double *X, double *Y,
-                            double progress_lo, double progress_hi,
-                            rpr_error *err)
+                            size_t norig, double progress_lo,
+                            double progress_hi, rpr_error *err)
 {
     const size_t n = m->ntrain, nc = m->ncomp, D = m->D;
     double *K = NULL, *F = NULL, *R = NULL, *Yg = NULL, *C = NULL;
@@ -718,7 +831,10 @@ static rpr_status train_krr(const rpr_train_options *opt, rpr_model *m,
         so.progress = opt->progress != NULL ? train_progress_span : NULL;
         so.progress_ctx = &span;
         train_progress(opt, progress_lo, "hyperparameter search");
-        st = krr_search(&base, n, D, X, nc, Y, &so, choice, err);
+        /* The search sees the original geometries only (the first norig
+         * rows), so that no relabelled copy of a validation geometry sits
+         * in the sub-training set (rpr.h, rpr_train_options.permute). */
+        st = krr_search(&base, norig, D, X, nc, Y, &so, choice, err);
         if (st != RPR_OK) {
             error_prefix(err, "frame %s", model_frame_name(s->frame));
             return st;
@@ -803,11 +919,13 @@ cleanup:
 }
 
 /* KREG for an energy model (one frame, NONE): X [n][D], J [n][D][3n] or
- * NULL, E [n], G [n][3 natoms] in hartree/angstrom or NULL. */
+ * NULL, E [n], G [n][3 natoms] in hartree/angstrom or NULL; the first
+ * norig geometries are the originals, on which the search runs. */
 static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
                              model_sub *s, const double *X, const double *J,
                              const double *E, const double *G,
-                             const unsigned char *present, rpr_error *err)
+                             const unsigned char *present, size_t norig,
+                             rpr_error *err)
 {
     const size_t n = m->ntrain, D = m->D;
     kreg_model *km = NULL;
@@ -856,7 +974,11 @@ static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
         so.progress = opt->progress != NULL ? train_progress_span : NULL;
         so.progress_ctx = &span;
         train_progress(opt, 0.1, "KREG hyperparameter search");
-        st = kreg_search(&data, prior, &so, &choice, err);
+        /* Originals only (train_krr says why); the layout is row-major
+         * per geometry, so the first norig rows are a prefix. */
+        const kreg_data orig = {norig, D,       3 * m->natoms, X, J, E,
+                                G,     present, KREG_ANGSTROM};
+        st = kreg_search(&orig, prior, &so, &choice, err);
         if (st != RPR_OK)
             return st;
         hp = choice.params;
@@ -1068,9 +1190,10 @@ cleanup:
 
 /* rpr_train with the selection buffer sel [natoms] from the caller. */
 static rpr_status train_model(const rpr_train_options *opt,
-                              const rpr_geoms *geoms, const double *values,
-                              const double *grad, const unsigned char *present,
-                              rpr_model **model, size_t *sel, rpr_error *err)
+                              const rpr_geoms *geoms, size_t norig,
+                              const double *values, const double *grad,
+                              const unsigned char *present, rpr_model **model,
+                              size_t *sel, rpr_error *err)
 {
     rpr_model *m = NULL;
     double *X = NULL, *J = NULL, *Y = NULL, *G = NULL, *xf = NULL;
@@ -1102,8 +1225,9 @@ static rpr_status train_model(const rpr_train_options *opt,
     if (natoms < 2)
         return RPR_FAIL(err, RPR_EINVAL, "molecule of %zu atoms: need 2",
                         natoms);
-    if (n < (search ? 2u : 1u))
-        return RPR_FAIL(err, RPR_EINVAL, "%zu training geometries: too few", n);
+    if (norig < (search ? 2u : 1u))
+        return RPR_FAIL(err, RPR_EINVAL, "%zu training geometries: too few",
+                        norig);
     if (!(isfinite(opt->sigma) || opt->sigma < 0.0) ||
         !(isfinite(opt->lambda) || opt->lambda < 0.0))
         return RPR_FAIL(err, RPR_EINVAL,
@@ -1314,7 +1438,7 @@ static rpr_status train_model(const rpr_train_options *opt,
     st = model_derive(m, err); /* weights, angstrom eq geometry, binding */
     if (st != RPR_OK)
         goto cleanup;
-    m->data_hash = train_hash(geoms, ncomp, values, grad, present);
+    m->data_hash = train_hash(geoms, norig, ncomp, values, grad, present);
 
     /* ---- features and fits, one sub-model per frame */
     const size_t D = m->D, n3 = 3 * natoms;
@@ -1365,9 +1489,9 @@ static rpr_status train_model(const rpr_train_options *opt,
             if (G != NULL)
                 for (size_t i = 0; i < n * n3; i++)
                     G[i] = grad[i] / RPR_ANGSTROM_PER_BOHR;
-            st = train_kreg(opt, m, s, X, J, Y, G, present, err);
+            st = train_kreg(opt, m, s, X, J, Y, G, present, norig, err);
         } else {
-            st = train_krr(opt, m, s, X, Y, lo, hi, err);
+            st = train_krr(opt, m, s, X, Y, norig, lo, hi, err);
             if (st == RPR_OK)
                 train_transpose(n, D, X, s->xt);
             if (st == RPR_OK && model_sub_sign_averaged(m, s))
@@ -1394,6 +1518,74 @@ cleanup:
     return st;
 }
 
+/*
+ * The training set augmented by the permutations perm [np][natoms]: the
+ * n originals first, then copy k of every geometry at k n + i.  Values are
+ * repeated (functions of the physical geometry); gradient rows follow the
+ * atoms (row a of copy k is row perm_k(a) of the original).
+ */
+static rpr_status train_augment(const rpr_geoms *geoms, size_t ncomp,
+                                const double *values, const double *grad,
+                                const unsigned char *present,
+                                const size_t *perm, size_t np, rpr_geoms **aug,
+                                double **avalues, double **agrad,
+                                unsigned char **apresent, rpr_error *err)
+{
+    const size_t natoms = rpr_geoms_natoms(geoms), n = rpr_geoms_nframes(geoms);
+    const size_t n3 = 3 * natoms, na = n * (1 + np);
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    double *axyz = NULL;
+    rpr_status st = RPR_OK;
+
+    *aug = NULL;
+    *avalues = *agrad = NULL;
+    *apresent = NULL;
+    if (n > SIZE_MAX / (1 + np) / n3 / sizeof(double))
+        return RPR_FAIL(err, RPR_ENOMEM,
+                        "permutations: %zu x %zu geometries: too many", n,
+                        1 + np);
+    axyz = malloc(na * n3 * sizeof *axyz);
+    *avalues = malloc(na * ncomp * sizeof **avalues);
+    if (grad != NULL) {
+        *agrad = malloc(na * n3 * sizeof **agrad);
+        *apresent = malloc(na);
+    }
+    if (axyz == NULL || *avalues == NULL ||
+        (grad != NULL && (*agrad == NULL || *apresent == NULL))) {
+        st = RPR_FAIL(err, RPR_ENOMEM,
+                      "permutations: cannot allocate %zu geometries", na);
+        goto cleanup;
+    }
+    for (size_t k = 0; k <= np; k++)
+        for (size_t i = 0; i < n; i++) {
+            const size_t j = k * n + i;
+            for (size_t a = 0; a < natoms; a++) {
+                const size_t b = k == 0 ? a : perm[(k - 1) * natoms + a];
+                memcpy(axyz + j * n3 + 3 * a, xyz + i * n3 + 3 * b,
+                       3 * sizeof *axyz);
+                if (grad != NULL)
+                    memcpy(*agrad + j * n3 + 3 * a, grad + i * n3 + 3 * b,
+                           3 * sizeof **agrad);
+            }
+            memcpy(*avalues + j * ncomp, values + i * ncomp,
+                   ncomp * sizeof **avalues);
+            if (grad != NULL)
+                (*apresent)[j] = present == NULL || present[i];
+        }
+    st = rpr_geoms_new(natoms, na, rpr_geoms_numbers(geoms), axyz,
+                       rpr_geoms_masses(geoms), aug, err);
+cleanup:
+    free(axyz);
+    if (st != RPR_OK) {
+        free(*avalues);
+        free(*agrad);
+        free(*apresent);
+        *avalues = *agrad = NULL;
+        *apresent = NULL;
+    }
+    return st;
+}
+
 rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
                      const double *values, const double *grad,
                      const unsigned char *present, rpr_model **model,
@@ -1402,14 +1594,52 @@ rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
     if (model == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL model pointer");
     *model = NULL;
-    if (geoms == NULL)
+    if (opt == NULL || geoms == NULL || values == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "rpr_train: NULL argument");
     const size_t natoms = rpr_geoms_natoms(geoms);
+    const size_t n = rpr_geoms_nframes(geoms);
+    const size_t ncomp = rpr_property_ncomp(opt->property);
     size_t *const sel = malloc((natoms > 0 ? natoms : 1) * sizeof *sel);
+    size_t *perm = NULL, np = 0;
+    rpr_geoms *aug = NULL;
+    double *avalues = NULL, *agrad = NULL;
+    unsigned char *apresent = NULL;
+    rpr_status st = RPR_OK;
+
     if (sel == NULL)
         return RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
-    const rpr_status st =
-        train_model(opt, geoms, values, grad, present, model, sel, err);
+    if (opt->permute != NULL && *opt->permute != '\0') {
+        if (ncomp == 0) {
+            st = RPR_FAIL(err, RPR_EINVAL, "unknown property %d",
+                          (int) opt->property);
+            goto cleanup;
+        }
+        perm =
+            malloc(MODEL_MAX_PERM * (natoms > 0 ? natoms : 1) * sizeof *perm);
+        if (perm == NULL) {
+            st = RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
+            goto cleanup;
+        }
+        st = train_permute_parse(opt->permute, natoms, rpr_geoms_numbers(geoms),
+                                 perm, &np, err);
+        if (st == RPR_OK)
+            st = train_augment(geoms, ncomp, values, grad, present, perm, np,
+                               &aug, &avalues, &agrad, &apresent, err);
+        if (st != RPR_OK)
+            goto cleanup;
+        st =
+            train_model(opt, aug, n, avalues, agrad, apresent, model, sel, err);
+        if (st == RPR_OK)
+            snprintf((*model)->permute, sizeof(*model)->permute, "%s",
+                     opt->permute);
+    } else
+        st = train_model(opt, geoms, n, values, grad, present, model, sel, err);
+cleanup:
     free(sel);
+    free(perm);
+    rpr_geoms_free(aug);
+    free(avalues);
+    free(agrad);
+    free(apresent);
     return st;
 }

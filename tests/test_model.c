@@ -24,6 +24,15 @@
  *  7. Hyperparameters: sigma or lambda alone searched; the final fit's
  *     lambda ladder (not positive definite, not admissible, exhausted);
  *     monotone progress over searches and fits.
+ *  8. Permutations of identical atoms (rpr_train_options.permute): KREG
+ *     with and without gradients trained with "4-5" is P-invariant,
+ *     f(Px) = f(x) and grad f(Px) = P grad f(x), within a tolerance
+ *     derived from the backward error of the solve, which the unaugmented
+ *     model fails; the augmentation equals the P-closed set given by hand
+ *     (bit-identical coefficients); the Kabsch dipole model's asymmetry
+ *     drops more than tenfold; every malformed SPEC refused; XML round
+ *     trip bit-exact with the SPEC recorded, a tampered SPEC refused with
+ *     file:line, a file without it loads.
  */
 #include <config.h>
 
@@ -2058,6 +2067,432 @@ static void test_names(void)
           model_hash(MODEL_HASH_SEED, a, 6));
 }
 
+/* ------------------------------------------------------------ 8. permutations
+ */
+
+/* The toy molecule has two hydrogens, atoms 4 and 5 (1-based): "4-5". */
+static void perm_swap45(const double *x, double *px)
+{
+    memcpy(px, x, 3 * TOY_NATOMS * sizeof *px);
+    memcpy(px + 3 * 3, x + 3 * 4, 3 * sizeof *px);
+    memcpy(px + 3 * 4, x + 3 * 3, 3 * sizeof *px);
+}
+
+/* An equilibrium geometry (bohr) with a mirror plane y = 0 that swaps the
+ * two hydrogens: every r_eq(a, b) equals r_eq(P a, P b) exactly (the
+ * mirrored coordinates are exact negatives), so RE(P x) is an exact
+ * permutation of the entries of RE(x) and k(P x, P y) = k(x, y) up to
+ * the summation order inside the kernel.  With an unsymmetric r_eq the
+ * RE metric itself is not P-invariant (docs/models.md). */
+static void perm_eq(double *xyz)
+{
+    static const double a[3 * TOY_NATOMS] = {
+        0.00,  0.00,  0.00, 1.21,  0.00, -0.05, -0.62, 0.00, 0.24,
+        -0.48, -0.93, 0.41, -0.48, 0.93, 0.41,  -1.43, 0.00, -1.22};
+    for (size_t i = 0; i < 3 * TOY_NATOMS; i++)
+        xyz[i] = a[i] / RPR_ANGSTROM_PER_BOHR;
+}
+
+/* Max over geometries of |f(P x) - f(x)| and of |grad f(P x) - P grad
+ * f(x)| for a model, on ntest geometries xt [ntest][natoms][3]. */
+static void perm_asymmetry(const rpr_model *m, size_t ntest, const double *xt,
+                           double *de, double *dg)
+{
+    rpr_workspace *ws = rpr_workspace_new(m);
+    rpr_error err;
+    *de = *dg = 0.0;
+    for (size_t i = 0; i < ntest; i++) {
+        double px[3 * TOY_NATOMS], g[3 * TOY_NATOMS], pg[3 * TOY_NATOMS], e, pe,
+            gp[3 * TOY_NATOMS];
+        const double *const x = xt + i * 3 * TOY_NATOMS;
+        perm_swap45(x, px);
+        CHECK_OK(rpr_predict(m, ws, TOY_NATOMS, NULL, x, &e, g, NULL, &err),
+                 &err);
+        CHECK_OK(rpr_predict(m, ws, TOY_NATOMS, NULL, px, &pe, pg, NULL, &err),
+                 &err);
+        perm_swap45(g, gp); /* P grad f(x) */
+        *de = fmax(*de, fabs(pe - e));
+        for (size_t k = 0; k < 3 * TOY_NATOMS; k++)
+            *dg = fmax(*dg, fabs(pg[k] - gp[k]));
+    }
+    rpr_workspace_free(ws);
+}
+
+/*
+ * Tolerances of the P-invariance of a KREG model trained on a P-closed set
+ * (derivation).  The exact coefficients c* (alpha, and beta of the
+ * gradient observations) of A c = y are pair-symmetric, so the exact
+ * predictor f* has f*(P x) = f*(x) and grad f*(P x) = P grad f*(x).  The
+ * computed c solves (A + dA) c = y with ||dA||_2 <= eps_b ||A||_2 (kernel
+ * entries rounded to (D + 8) eps relative; Cholesky and the two
+ * triangular solves backward stable, normwise <= 4 m (3 m + 1) eps,
+ * Higham, Accuracy and Stability, Thm 10.4 and eq. 10.7), so c - c* =
+ * -A^-1 dA c to first order.  An energy prediction is k(x)^T c with k(x)
+ * the covariances of E(x) with the observations; k^T A^-1 k <= k(x, x) = 1
+ * (a posterior variance is >= 0), hence |f - f*| <= ||A^-1/2 dA c|| <=
+ * lambda0^-1/2 eps_b ||A||_2 ||c|| with ||c|| <= ||y|| / lambda0, lambda0 =
+ * min(lambda, lambda_grad) <= lambda_min(A), and ||A||_2 <= trace(A) = m_E
+ * (1 + lambda) + sum_j (||J_j||_F^2 / sigma^2 + 3 natoms lambda_grad) (a
+ * gradient block's diagonal is J^T J / sigma^2 for the gaussian kernel,
+ * J the descriptor Jacobian per angstrom).  The same argument for a
+ * gradient component d bounds its error by sqrt((J^T J)_dd) / sigma times
+ * the energy's bound.  Both f(P x) and f(x) carry such an error: factor 2.
+ * Rounding of the prediction sums themselves (m eps sum |terms|) is far
+ * below this and covered by doubling eps_b.
+ */
+typedef struct perm_tol {
+    double energy, grad;
+} perm_tol;
+
+static perm_tol perm_tolerance(const rpr_model *m, const rpr_geoms *g,
+                               const double *E, const double *G, double lambda,
+                               double lambda_grad, size_t ntest,
+                               const double *xt)
+{
+    const size_t n = rpr_geoms_nframes(g), n3 = 3 * TOY_NATOMS, D = m->D;
+    const double sigma = m->sub[0].sigma[0], prior = m->sub[0].prior[0];
+    const double lambda0 = G != NULL ? fmin(lambda, lambda_grad) : lambda;
+    const size_t mdim = n * (1 + (G != NULL ? n3 : 0));
+    double *X = malloc(D * sizeof *X), *J = malloc(D * n3 * sizeof *J);
+    double xa[3 * TOY_NATOMS], trace = (double) n * (1.0 + lambda), y2 = 0.0;
+    double gmax = 0.0;
+    descriptor_params p;
+    rpr_error err;
+    perm_tol tol = {NAN, NAN};
+
+    if (X == NULL || J == NULL) {
+        free(X);
+        free(J);
+        return tol;
+    }
+    model_descriptor_params(m, &p);
+    for (size_t i = 0; i < n + ntest; i++) {
+        const double *const x =
+            i < n ? rpr_geoms_xyz(g) + i * n3 : xt + (i - n) * n3;
+        for (size_t k = 0; k < n3; k++)
+            xa[k] = x[k] * RPR_ANGSTROM_PER_BOHR;
+        CHECK_OK(m->desc->eval(&p, xa, X, J, &err), &err);
+        for (size_t d = 0; d < n3; d++) {
+            double jj = 0.0; /* (J^T J)_dd */
+            for (size_t r = 0; r < D; r++)
+                jj += J[r * n3 + d] * J[r * n3 + d];
+            if (i < n && G != NULL)
+                trace += jj / (sigma * sigma) + lambda_grad;
+            if (i >= n)
+                gmax = fmax(gmax, sqrt(jj) / sigma);
+        }
+        if (i < n) {
+            y2 += (E[i] - prior) * (E[i] - prior);
+            /* KREG works per angstrom: G (hartree/bohr) / (angstrom/bohr). */
+            for (size_t k = 0; G != NULL && k < n3; k++)
+                y2 += G[i * n3 + k] * G[i * n3 + k] /
+                      (RPR_ANGSTROM_PER_BOHR * RPR_ANGSTROM_PER_BOHR);
+        }
+    }
+    const double md = (double) mdim;
+    const double eps_b =
+        2.0 * ((double) D + 8.0 + 4.0 * md * (3.0 * md + 1.0)) * DBL_EPSILON;
+    tol.energy = 2.0 * eps_b * trace * sqrt(y2) / pow(lambda0, 1.5);
+    /* dE/dx per angstrom -> per bohr for the predicted gradient. */
+    tol.grad = tol.energy * gmax * RPR_ANGSTROM_PER_BOHR;
+    free(X);
+    free(J);
+    return tol;
+}
+
+static void test_permutations(void)
+{
+    enum { NO = 10, NTEST = 6 };
+    const size_t n3 = 3 * TOY_NATOMS;
+    double xyz[NO * 3 * TOY_NATOMS], E[NO], G[NO * 3 * TOY_NATOMS];
+    double xt[NTEST * 3 * TOY_NATOMS], eq[3 * TOY_NATOMS], mu[3 * NO];
+    double a6[6], s1;
+    double xyz2[2 * NO * 3 * TOY_NATOMS], E2[2 * NO],
+        G2[2 * NO * 3 * TOY_NATOMS];
+    test_rng rng = {0x5eed0801};
+    rpr_geoms *g = NULL, *g2 = NULL;
+    rpr_error err;
+
+    perm_eq(eq);
+    for (size_t i = 0; i < NO; i++) {
+        toy_geometry(&rng, xyz + i * n3);
+        toy_labels(xyz + i * n3, mu + 3 * i, a6, &s1, &E[i], G + i * n3);
+    }
+    for (size_t i = 0; i < NTEST; i++)
+        toy_geometry(&rng, xt + i * n3);
+    /* The P-closed set made by hand, as rpr_train documents it: the
+     * originals, then their copies with atoms 4, 5 and gradient rows 4, 5
+     * swapped, same energies. */
+    for (size_t i = 0; i < NO; i++) {
+        memcpy(xyz2 + i * n3, xyz + i * n3, n3 * sizeof(double));
+        memcpy(G2 + i * n3, G + i * n3, n3 * sizeof(double));
+        perm_swap45(xyz + i * n3, xyz2 + (NO + i) * n3);
+        perm_swap45(G + i * n3, G2 + (NO + i) * n3);
+        E2[i] = E2[NO + i] = E[i];
+    }
+    if (rpr_geoms_new(TOY_NATOMS, NO, toy_numbers, xyz, NULL, &g, &err) !=
+            RPR_OK ||
+        rpr_geoms_new(TOY_NATOMS, 2 * NO, toy_numbers, xyz2, NULL, &g2, &err) !=
+            RPR_OK)
+        die("rpr_geoms_new (permutations)", &err);
+
+    /* KREG with and without gradients, RE with a mirror-symmetric r_eq. */
+    for (int with_grad = 0; with_grad < 2; with_grad++) {
+        rpr_train_options o;
+        rpr_model *plain = NULL, *aug = NULL, *hand = NULL, *back = NULL;
+        rpr_train_options_default(&o);
+        o.property = RPR_PROPERTY_ENERGY;
+        o.descriptor = "RE";
+        o.xyz_eq = eq;
+        o.sigma = 0.7385;
+        /* Strong regularisers keep the derived bound (lambda0^-3/2) tight
+         * enough to tell the unaugmented model apart. */
+        o.lambda = 2.7e-2;
+        o.lambda_grad = 1.3e-2;
+        const double *const grad = with_grad ? G : NULL;
+        CHECK_OK(rpr_train(&o, g, E, grad, NULL, &plain, &err), &err);
+        o.permute = "4-5";
+        CHECK_OK(rpr_train(&o, g, E, grad, NULL, &aug, &err), &err);
+        /* The same set given by hand: bit-identical coefficients (the
+         * augmentation is exactly that layout). */
+        o.permute = NULL;
+        CHECK_OK(
+            rpr_train(&o, g2, E2, with_grad ? G2 : NULL, NULL, &hand, &err),
+            &err);
+        if (plain == NULL || aug == NULL || hand == NULL) {
+            rpr_model_free(plain);
+            rpr_model_free(aug);
+            rpr_model_free(hand);
+            continue;
+        }
+        CHECK(aug->ntrain == 2 * NO && plain->ntrain == NO);
+        CHECK(strcmp(rpr_model_permutations(aug), "4-5") == 0);
+        CHECK(strcmp(rpr_model_permutations(plain), "") == 0);
+        CHECK(memcmp(aug->sub[0].alpha, hand->sub[0].alpha,
+                     2 * NO * sizeof(double)) == 0);
+        /* The data hash is that of the caller's data, not of the copies. */
+        CHECK(aug->data_hash == plain->data_hash);
+        const perm_tol tol = perm_tolerance(aug, g2, E2, with_grad ? G2 : NULL,
+                                            o.lambda, o.lambda_grad, NTEST, xt);
+        double de, dg, de0, dg0;
+        perm_asymmetry(aug, NTEST, xt, &de, &dg);
+        perm_asymmetry(plain, NTEST, xt, &de0, &dg0);
+        printf("permutations, KREG %s gradients: |f(Px) - f(x)| %.3g "
+               "(tol %.3g; unaugmented %.3g), |grad f(Px) - P grad f(x)| "
+               "%.3g (tol %.3g; unaugmented %.3g) hartree(/bohr)\n",
+               with_grad ? "with" : "without", de, tol.energy, de0, dg,
+               tol.grad, dg0);
+        CHECK_CLOSE(de, 0.0, 0.0, tol.energy);
+        CHECK_CLOSE(dg, 0.0, 0.0, tol.grad);
+        /* The check can fail: the unaugmented model is not invariant. */
+        CHECK(de0 > tol.energy);
+        CHECK(dg0 > tol.grad);
+
+        /* XML round trip: bit-exact, permutations recorded. */
+        const char *const path =
+            tmp_path(with_grad ? "perm-grad.xml" : "perm.xml");
+        CHECK_OK(rpr_model_save(aug, path, &err), &err);
+        CHECK_OK(rpr_model_load(path, &back, &err), &err);
+        if (back != NULL) {
+            check_same_model(aug, back);
+            CHECK(strcmp(rpr_model_permutations(back), "4-5") == 0);
+            check_same_predictions(aug, back, 0x5eed0802);
+        }
+        rpr_model_free(plain);
+        rpr_model_free(aug);
+        rpr_model_free(hand);
+        rpr_model_free(back);
+    }
+
+    /* Frame models (dipole, Kabsch): the frame of P x is not that of x,
+     * so invariance is only approximate; measure it on relabelled
+     * held-out geometries and require a large improvement.  Labels that
+     * are P-invariant, as a physical dipole is (the toy's are not: its
+     * two hydrogens carry different charges): mu = sum_a q_a d_a (1 +
+     * |d_a|^2 / 20), d_a from the centroid, equal charges on atoms 4, 5. */
+    {
+        enum { ND = 40 };
+        static const double q[TOY_NATOMS] = {-0.3, -0.45, -0.2, 0.3, 0.3, 0.35};
+        double *const xd = malloc(ND * n3 * sizeof *xd);
+        double *const md = malloc(ND * 3 * sizeof *md);
+        rpr_geoms *gd = NULL;
+        if (xd == NULL || md == NULL) {
+            fprintf(stderr, "test_model: out of memory\n");
+            exit(99);
+        }
+        for (size_t i = 0; i < ND; i++) {
+            double *const x = xd + i * n3, c[3] = {0.0, 0.0, 0.0};
+            toy_geometry(&rng, x);
+            for (size_t a = 0; a < TOY_NATOMS; a++)
+                for (int k = 0; k < 3; k++)
+                    c[k] += x[3 * a + k] / TOY_NATOMS;
+            for (int k = 0; k < 3; k++)
+                md[3 * i + k] = 0.0;
+            for (size_t a = 0; a < TOY_NATOMS; a++) {
+                double d[3], r2 = 0.0;
+                for (int k = 0; k < 3; k++) {
+                    d[k] = x[3 * a + k] - c[k];
+                    r2 += d[k] * d[k];
+                }
+                for (int k = 0; k < 3; k++)
+                    md[3 * i + k] += q[a] * d[k] * (1.0 + r2 / 20.0);
+            }
+        }
+        if (rpr_geoms_new(TOY_NATOMS, ND, toy_numbers, xd, NULL, &gd, &err) !=
+            RPR_OK)
+            die("rpr_geoms_new (permutations, dipole)", &err);
+        rpr_train_options o;
+        rpr_model *plain = NULL, *aug = NULL;
+        rpr_train_options_default(&o);
+        o.property = RPR_PROPERTY_DIPOLE;
+        o.descriptor = "RE";
+        /* No symmetric xyz_eq: r_eq is the first geometry's and the
+         * Kabsch references are chosen from the (augmented) data, as in
+         * real use.  (With the mirror-symmetric eq as the only reference
+         * the frame of P x is that of x times the mirror and the model
+         * comes out exactly invariant.) */
+        o.sigma = 0.7385;
+        o.lambda = 2.7e-6;
+        CHECK_OK(rpr_train(&o, gd, md, NULL, NULL, &plain, &err), &err);
+        o.permute = "4-5";
+        CHECK_OK(rpr_train(&o, gd, md, NULL, NULL, &aug, &err), &err);
+        if (plain != NULL && aug != NULL) {
+            rpr_workspace *w0 = rpr_workspace_new(plain);
+            rpr_workspace *w1 = rpr_workspace_new(aug);
+            double d0 = 0.0, d1 = 0.0;
+            for (size_t i = 0; i < NTEST; i++) {
+                double px[3 * TOY_NATOMS], m0[3], pm0[3], m1[3], pm1[3];
+                perm_swap45(xt + i * n3, px);
+                CHECK_OK(rpr_predict(plain, w0, TOY_NATOMS, NULL, xt + i * n3,
+                                     m0, NULL, NULL, &err),
+                         &err);
+                CHECK_OK(rpr_predict(plain, w0, TOY_NATOMS, NULL, px, pm0, NULL,
+                                     NULL, &err),
+                         &err);
+                CHECK_OK(rpr_predict(aug, w1, TOY_NATOMS, NULL, xt + i * n3, m1,
+                                     NULL, NULL, &err),
+                         &err);
+                CHECK_OK(rpr_predict(aug, w1, TOY_NATOMS, NULL, px, pm1, NULL,
+                                     NULL, &err),
+                         &err);
+                for (int k = 0; k < 3; k++) {
+                    d0 = fmax(d0, fabs(pm0[k] - m0[k]));
+                    d1 = fmax(d1, fabs(pm1[k] - m1[k]));
+                }
+            }
+            printf("permutations, dipole (Kabsch, %zu references): max "
+                   "|mu(Px) - mu(x)| %.3g e*bohr augmented, %.3g unaugmented"
+                   "\n",
+                   aug->nkabsch, d1, d0);
+            /* "A large factor": ten, an order of magnitude. */
+            CHECK(d1 * 10.0 < d0);
+            rpr_workspace_free(w0);
+            rpr_workspace_free(w1);
+        }
+        rpr_model_free(plain);
+        rpr_model_free(aug);
+        rpr_geoms_free(gd);
+        free(xd);
+        free(md);
+    }
+
+    /* Error paths: every refusal of the SPEC, through rpr_train. */
+    {
+        static const char *const bad[] = {
+            "4-6",     /* H and Cl */
+            "1-2",     /* C and O */
+            "4-7",     /* out of range */
+            "0-4",     /* out of range (1-based) */
+            "4-5,5-4", /* atom twice */
+            "4-4",     /* atom with itself */
+            "4",       /* malformed */
+            "4-",      /* malformed */
+            "-5",      /* malformed */
+            "4-5;",    /* empty permutation */
+            "4-5,",    /* empty swap */
+            "4-5 ",    /* trailing blank */
+            "4_5",     /* wrong separator */
+            "4-5;;4-5" /* empty permutation */
+        };
+        rpr_train_options o;
+        rpr_model *m = NULL;
+        rpr_train_options_default(&o);
+        o.property = RPR_PROPERTY_ENERGY;
+        o.sigma = 0.7385;
+        o.lambda = 2.7e-3;
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            o.permute = bad[i];
+            memset(&err, 0, sizeof err);
+            CHECK_STATUS(rpr_train(&o, g, E, NULL, NULL, &m, &err), RPR_EINVAL);
+            CHECK(m == NULL);
+            CHECK(strstr(err.message, bad[i]) != NULL);
+        }
+        char longspec[MODEL_PERMUTE_LEN + 8];
+        for (size_t i = 0; i + 4 < sizeof longspec; i += 4)
+            memcpy(longspec + i, "4-5;", 4);
+        longspec[sizeof longspec - 5] = '\0';
+        o.permute = longspec;
+        CHECK_STATUS(rpr_train(&o, g, E, NULL, NULL, &m, &err), RPR_EINVAL);
+        /* More than MODEL_MAX_PERM permutations within the length. */
+        char many[4 * (MODEL_MAX_PERM + 1)];
+        for (size_t i = 0; i <= MODEL_MAX_PERM; i++)
+            memcpy(many + 4 * i, "4-5;", 4);
+        many[sizeof many - 1] = '\0';
+        o.permute = many;
+        CHECK_STATUS(rpr_train(&o, g, E, NULL, NULL, &m, &err), RPR_EINVAL);
+        /* Several permutations and the empty spec are accepted. */
+        o.permute = "4-5;4-5";
+        CHECK_OK(rpr_train(&o, g, E, NULL, NULL, &m, &err), &err);
+        CHECK(m != NULL && m->ntrain == 3 * NO);
+        rpr_model_free(m);
+        o.permute = "";
+        CHECK_OK(rpr_train(&o, g, E, NULL, NULL, &m, &err), &err);
+        CHECK(m != NULL && m->ntrain == NO);
+        rpr_model_free(m);
+    }
+
+    /* Files: a tampered permutation is refused on load, naming the line;
+     * a file without the attribute (older) loads with none. */
+    {
+        size_t len;
+        char *text = read_text(tmp_path("perm.xml"), &len);
+        if (text != NULL) {
+            static const char *const bad[][2] = {
+                {"permutations=\"4-5\"", "permutations=\"4-6\""},
+                {"permutations=\"4-5\"", "permutations=\"4-5;4-5\""},
+                {"permutations=\"4-5\"", "permutations=\"4+5\""}};
+            for (size_t i = 0; i < 3; i++) {
+                long line = 0;
+                char *t2 = replace(text, bad[i][0], bad[i][1], &line);
+                char where[32];
+                rpr_model *m = NULL;
+                const char *const p = write_text("perm-bad.xml", t2);
+                const rpr_status st = rpr_model_load(p, &m, &err);
+                snprintf(where, sizeof where, "perm-bad.xml:%ld", line);
+                CHECK(st == RPR_EINVAL || st == RPR_EPARSE);
+                CHECK(m == NULL);
+                if (strstr(err.message, where) == NULL) {
+                    fprintf(stderr, "FAIL: '%s' does not name %s\n",
+                            err.message, where);
+                    test_failures++;
+                }
+                free(t2);
+            }
+            char *t3 = replace(text, " permutations=\"4-5\"", "", NULL);
+            rpr_model *m = NULL;
+            CHECK_OK(rpr_model_load(write_text("perm-old.xml", t3), &m, &err),
+                     &err);
+            CHECK(m != NULL && strcmp(rpr_model_permutations(m), "") == 0);
+            rpr_model_free(m);
+            free(t3);
+            free(text);
+        } else
+            CHECK(text != NULL);
+    }
+    rpr_geoms_free(g);
+    rpr_geoms_free(g2);
+}
+
 int main(void)
 {
     toy_set t;
@@ -2081,6 +2516,7 @@ int main(void)
     test_partial_search(&t);
     test_final_fit(&t);
     test_progress(&t);
+    test_permutations();
     test_dce();
     rpr_geoms_free(t.geoms);
     if (test_failures == 0) { /* keep the files of a failure to look at */
