@@ -728,6 +728,27 @@ MODEL_HOT static double model_dot(size_t n, const double *a, const double *b)
            ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+/* y[j] += a x[j]: one multiplication and one addition per element, as
+ * the scalar loop does them (no contraction), so every path gives the
+ * same bits.  GCC's -O2 leaves the scalar form unvectorised (y and x
+ * may alias); this is the hot loop of a KREG energy with gradients. */
+MODEL_HOT static void model_axpy(size_t n, double a, const double *x, double *y)
+{
+    size_t j = 0;
+#ifdef MODEL_VEC
+    const model_v4 av = {a, a, a, a};
+    for (; j + 4 <= n; j += 4) {
+        model_v4 xv, yv;
+        MODEL_LOAD4(xv, x + j);
+        MODEL_LOAD4(yv, y + j);
+        yv += av * xv;
+        MODEL_STORE4(y + j, yv);
+    }
+#endif
+    for (; j < n; j++)
+        y[j] += a * x[j];
+}
+
 /* Frame of sub-model s for a geometry: Q and origin; margin for Kabsch. */
 static rpr_status model_sub_frame(const rpr_model *m, const model_sub *s,
                                   const double *xyz, double Q[9],
@@ -872,12 +893,8 @@ static rpr_status model_sub_eval(const rpr_model *m, const model_sub *s,
     if (s->qt != NULL) {
         for (size_t j = 0; j < N; j++)
             ws->xq[j] = 0.0;
-        for (size_t d = 0; d < D; d++) {
-            const double *const row = s->qt + d * N;
-            const double xd = ws->x[d];
-            for (size_t j = 0; j < N; j++)
-                ws->xq[j] += xd * row[j];
-        }
+        for (size_t d = 0; d < D; d++)
+            model_axpy(N, ws->x[d], s->qt + d * N, ws->xq);
         for (size_t j = 0; j < N; j++)
             ws->a[j] = alpha[j] + (ws->xq[j] - s->qdot[j]) / s2;
     } else
