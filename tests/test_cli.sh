@@ -217,6 +217,39 @@ bad_train columns tr.xyz tr_al.dat "tr_al.dat:1: expected 3 columns, got 6"
 awk 'NR == 7 { $2 = "0.1.2" } { print }' tr_mu.dat >field.dat
 bad_train field tr.xyz field.dat "field.dat:7: column 2 '0.1.2' is not a number"
 
+# --permute: a bad SPEC is refused with what is wrong; a good one is
+# recorded in the model (rpr info) and trains on the relabelled copies.
+bad_permute() {
+    rm -f bad.xml
+    run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+        --sigma 2.385 --lambda 1 --permute "$1" --out bad.xml &&
+        stderr_is "rpr train: permutations '$1': $2"
+    [ -e bad.xml ] && fail "--permute $1: rpr train left bad.xml"
+}
+bad_permute 1-5 "atoms 1 (C) and 5 (H) are different elements"
+bad_permute 5-9 "atom 9 out of 1..8"
+bad_permute 5-6,6-7 "atom 6 appears twice in permutation 1"
+bad_permute 5+6 "expected a swap a-b of 1-based indices at '5+6' (e.g. \"5-6,7-8\"; ';' separates permutations)"
+run 0 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1e-3 --kabsch-refs 1 --permute "5-6,7-8" --out perm.xml
+run 0 "$RPR" info perm.xml && stdout_has "permutations:  5-6,7-8"
+# 300 geometries and their 300 copies: 600 rows of coefficients.
+grep -q '<coefficients rows="600" columns="3">' perm.xml ||
+    fail "perm.xml lacks 600 coefficient rows: $(grep '<coefficients' perm.xml)"
+
+# --kabsch-ref / --kabsch-refs: references that do not fit are refused.
+awk 'NR > 2 && NR <= 9' tr.xyz | { echo 7; echo "seven atoms"; cat; } >ref7.xyz
+run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1 --kabsch-ref ref7.xyz --out bad.xml &&
+    stderr_is "rpr train: ref7.xyz: atoms differ from those of tr.xyz"
+head -n 20 tr.xyz >ref2.xyz
+run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1 --kabsch-ref ref2.xyz --kabsch-refs 1 --out bad.xml &&
+    stderr_is "rpr train: --kabsch-refs 1 but ref2.xyz holds 2 geometries"
+run 2 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --kabsch-refs 5 --out bad.xml && stderr_is "rpr train: bad value '5' for --kabsch-refs"
+[ -e bad.xml ] && fail "a refused --kabsch-ref left bad.xml"
+
 # The same checks guard eval and verify.
 head -n 150 te_mu.dat >te_rows.dat
 run 1 "$RPR" eval --model dip1.xml --xyz te.xyz --values te_rows.dat &&
