@@ -37,8 +37,8 @@
 
 /* Read a whole regular file into a NUL-terminated buffer of *len bytes
  * (allocated with extra bytes at the end; aligned to MODEL_ALIGN). */
-static rpr_status model_cache_slurp(const char *path, char **text, size_t *len,
-                                    struct stat *st_out, rpr_error *err)
+rpr_status model_cache_slurp(const char *path, char **text, size_t *len,
+                             struct stat *st_out, rpr_error *err)
 {
     struct stat st;
     char *buf = NULL;

@@ -29,69 +29,6 @@
 #include "model.h"
 #include "model_cache.h"
 
-/* ------------------------------------------------------------ reading files */
-
-/* Read a whole regular file into a NUL-terminated buffer of *len bytes
- * (allocated with extra bytes at the end; aligned to MODEL_ALIGN). */
-static rpr_status model_xml_slurp(const char *path, char **text, size_t *len,
-                                  struct stat *st_out, rpr_error *err)
-{
-    struct stat st;
-    char *buf = NULL;
-    rpr_status status = RPR_OK;
-    const int fd = open(path, O_RDONLY);
-
-    *text = NULL;
-    *len = 0;
-    if (fd < 0)
-        return RPR_FAIL(err, RPR_EIO, "%s: cannot open: %s", path,
-                        strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        status = RPR_FAIL(err, RPR_EIO, "%s: cannot stat: %s", path,
-                          strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        status = RPR_FAIL(err, RPR_EIO, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    const size_t size = (size_t) st.st_size;
-    if ((off_t) size != st.st_size || size > SIZE_MAX - 2 * MODEL_ALIGN) {
-        status = RPR_FAIL(err, RPR_EIO, "%s: file too large", path);
-        goto cleanup;
-    }
-    const size_t alloc =
-        (size + 1 + MODEL_ALIGN - 1) / MODEL_ALIGN * MODEL_ALIGN;
-    buf = aligned_alloc(MODEL_ALIGN, alloc);
-    if (buf == NULL) {
-        status = RPR_FAIL(err, RPR_ENOMEM, "%s: cannot allocate %zu bytes",
-                          path, alloc);
-        goto cleanup;
-    }
-    size_t got = 0;
-    while (got < size) {
-        const ssize_t r = read(fd, buf + got, size - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            status = RPR_FAIL(err, RPR_EIO, "%s: read error: %s", path,
-                              r < 0 ? strerror(errno) : "file shrank");
-            goto cleanup;
-        }
-        got += (size_t) r;
-    }
-    buf[size] = '\0';
-    *text = buf;
-    *len = size;
-    buf = NULL;
-    if (st_out != NULL)
-        *st_out = st;
-cleanup:
-    free(buf);
-    close(fd);
-    return status;
-}
-
 /* ------------------------------------------------------------ locale */
 
 /* Numbers in model files always use '.' as the decimal point: printf and
@@ -1158,7 +1095,7 @@ rpr_status rpr_model_load(const char *path, rpr_model **model, rpr_error *err)
     *model = NULL;
     if (path == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "rpr_model_load: NULL path");
-    rpr_status st = model_xml_slurp(path, &text, &len, NULL, err);
+    rpr_status st = model_cache_slurp(path, &text, &len, NULL, err);
     if (st == RPR_OK)
         st = model_xml_parse(path, text, len, model, err);
     free(text);
