@@ -281,6 +281,21 @@ md_traj() { # I -> directory name under $DATA/md
     fi
 }
 # eV per hartree, from rpr.h (RPR_EV_PER_HARTREE).
+# The XYZ frames of file $1 with H5<->H6 and H7<->H8 of dichloroethane
+# swapped (lines 7-10 of each 10-line frame), on stdout: the same molecule
+# with the hydrogens relabelled, which moves no atom.
+swap_hydrogens() {
+    awk 'NR == 1 { per = $1 + 2 }
+        { l = (NR - 1) % per; line[l] = $0 }
+        l == per - 1 {
+            for (k = 0; k < per; k++) {
+                j = k
+                if (k == 6) j = 7; else if (k == 7) j = 6
+                else if (k == 8) j = 9; else if (k == 9) j = 8
+                print line[j]
+            }
+        }' "$1"
+}
 rpr_ev_per_hartree() {
     sed -n 's/^#define RPR_EV_PER_HARTREE \([0-9.eE+-]*\).*/\1/p' \
         "$SRCDIR/src/rpr.h"

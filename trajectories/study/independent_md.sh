@@ -278,16 +278,7 @@ PERM=$MD/mirror-check
 mkdir -p "$PERM"
 if [ ! -f "$PERM/summary" ] || [ "$(cat "$PERM/trajectories" 2>/dev/null)" != "$DONE" ]; then
     for nn in $DONE; do cat "$SAMPLE/$nn.xyz"; done >"$PERM/x.xyz"
-    awk 'NR == 1 { per = $1 + 2 }
-        { l = (NR - 1) % per; line[l] = $0 }
-        l == per - 1 {
-            for (k = 0; k < per; k++) {
-                j = k
-                if (k == 6) j = 7; else if (k == 7) j = 6
-                else if (k == 8) j = 9; else if (k == 9) j = 8
-                print line[j]
-            }
-        }' "$PERM/x.xyz" >"$PERM/p.xyz"
+    swap_hydrogens "$PERM/x.xyz" >"$PERM/p.xyz"
     for set in x p; do
         "$RPR" predict --model "$MODELS/energy-grad-$PES_N.xml" \
             --xyz "$PERM/$set.xyz" --out "$PERM/$set.energy" &&

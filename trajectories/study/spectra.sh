@@ -117,16 +117,7 @@ props_make() {
         --out "$_pp_b.alpha" || die "rpr predict failed"
     case $1 in
     *-mirror)
-        awk 'NR == 1 { per = $1 + 2 }
-            { l = (NR - 1) % per; line[l] = $0 }
-            l == per - 1 {
-                for (k = 0; k < per; k++) {
-                    j = k
-                    if (k == 6) j = 7; else if (k == 7) j = 6
-                    else if (k == 8) j = 9; else if (k == 9) j = 8
-                    print line[j]
-                }
-            }' "$_pp_g" >"$_pp_b.swapped.xyz"
+        swap_hydrogens "$_pp_g" >"$_pp_b.swapped.xyz"
         "$RPR" predict --model "$SPEC/$1/dipole.xml" \
             --xyz "$_pp_b.swapped.xyz" --out "$_pp_b.smu" ||
             die "rpr predict failed"
