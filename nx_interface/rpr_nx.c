@@ -510,9 +510,12 @@ static rpr_status rpr_nx_predict(rpr_nx *nx, rpr_error *err)
             continue;
         double *v = i == 0 ? r->mu : r->alpha;
         const size_t nc = i == 0 ? 3 : 6;
+        /* Only the first model's health is recorded: the second is not
+         * asked for it (without a principal sub-model rpr_predict would
+         * diagonalise the inertia tensor for it alone). */
         rpr_frame_health h;
         rpr_status st = rpr_predict(nx->model[m], nx->ws[m], nat, numbers, xyz,
-                                    v, NULL, &h, err);
+                                    v, NULL, have_health ? NULL : &h, err);
         int finite = 1;
         for (size_t c = 0; c < nc; c++)
             finite = finite && isfinite(v[c]);
