@@ -104,10 +104,26 @@ static void cli_train_usage(FILE *f)
         "                     (N (1+p) (1+3 natoms))^2 doubles (25 N (1+p) "
         "for 8 atoms).\n"
         "                     sigma, lambda are searched on the N originals "
-        "alone\n"
+        "alone\n",
+        RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
+    /* A second call: one string literal may hold 4095 characters in ISO
+     * C (-Woverlength-strings). */
+    fprintf(
+        f,
+        "  --relabel SPEC     one permutation P of identical atoms "
+        "(\"5-6,7-8\"):"
+        "\n"
+        "                     predict w f(x) + (1-w) f(Px), w from the "
+        "training\n"
+        "                     data's ID density at x and Px (exactly "
+        "invariant\n"
+        "                     under P; dipole, polarizability, scalar, energy "
+        "without\n"
+        "                     --grad; not with --permute)\n"
+        "  --relabel-band B   log-density band of the weight (default %g)\n"
         "  -q, --quiet        no summary on stdout\n"
         "  -h, --help         this text\n",
-        RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
+        def.relabel_band);
 }
 
 /* "opt" or a number; *value < 0 means optimise. */
@@ -174,7 +190,9 @@ int cli_train(int argc, char **argv)
         OPT_SEED,
         OPT_PRIOR,
         OPT_SIGN_AVERAGE,
-        OPT_PERMUTE
+        OPT_PERMUTE,
+        OPT_RELABEL,
+        OPT_RELABEL_BAND
     };
     static const struct option longopts[] = {
         {"property", required_argument, NULL, OPT_PROPERTY},
@@ -202,6 +220,8 @@ int cli_train(int argc, char **argv)
         {"prior", required_argument, NULL, OPT_PRIOR},
         {"sign-average", no_argument, NULL, OPT_SIGN_AVERAGE},
         {"permute", required_argument, NULL, OPT_PERMUTE},
+        {"relabel", required_argument, NULL, OPT_RELABEL},
+        {"relabel-band", required_argument, NULL, OPT_RELABEL_BAND},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -325,6 +345,12 @@ int cli_train(int argc, char **argv)
             break;
         case OPT_SIGN_AVERAGE: opt.frame_options.sign_average = 1; break;
         case OPT_PERMUTE: opt.permute = optarg; break;
+        case OPT_RELABEL: opt.relabel = optarg; break;
+        case OPT_RELABEL_BAND:
+            if (cli_train_number(optarg, &opt.relabel_band) != 0 ||
+                !(opt.relabel_band > 0.0))
+                return cli_train_bad("relabel-band", optarg);
+            break;
         case 'q': quiet = 1; break;
         case 'h': cli_train_usage(stdout); return 0;
         default:

@@ -276,6 +276,19 @@ static size_t model_walk(const model_shape *s, unsigned char *base,
             m->sub[k].qdot = qdot;
         }
     }
+    {
+        size_t *perm = NULL;
+        double *idt = NULL;
+        if (s->relabel_n > 0) {
+            MODEL_PLACE(perm, s->natoms, 1, size_t);
+            MODEL_PLACE(idt, s->natoms * (s->natoms - 1) / 2, s->relabel_n,
+                        double);
+        }
+        if (m != NULL) {
+            m->relabel_perm = perm;
+            m->relabel_idt = idt;
+        }
+    }
 #undef MODEL_PLACE
     return off;
 }
@@ -287,6 +300,10 @@ static int model_shape_valid(const model_shape *s)
         s->nsel > s->natoms)
         return 0;
     if (s->has_q && (s->property != RPR_PROPERTY_ENERGY || s->nsub != 1))
+        return 0;
+    /* An ID vector needs two atoms; natoms (natoms - 1) / 2 must not
+     * overflow (natoms < 2^32 on 64-bit). */
+    if (s->relabel_n > 0 && (s->natoms < 2 || s->natoms > SIZE_MAX / s->natoms))
         return 0;
     for (size_t k = 0; k < s->nsub; k++)
         if (s->sub_frame[k] != RPR_FRAME_NONE &&
@@ -313,6 +330,7 @@ void model_shape_of(const rpr_model *m, model_shape *s)
     s->has_q = m->has_q;
     for (size_t k = 0; k < m->nsub && k < MODEL_MAX_SUB; k++)
         s->sub_frame[k] = m->sub[k].frame;
+    s->relabel_n = m->relabel_n;
 }
 
 void model_layout(rpr_model *m)
@@ -347,6 +365,10 @@ rpr_status model_new(const model_shape *shape, rpr_model **model,
     m->ntrain = shape->ntrain;
     m->nsub = shape->nsub;
     m->has_q = shape->has_q;
+    m->relabel_n = shape->relabel_n;
+    m->relabel_npairs =
+        shape->relabel_n > 0 ? shape->natoms * (shape->natoms - 1) / 2 : 0;
+    m->relabel_scale = m->relabel_band = NAN;
     for (size_t k = 0; k < shape->nsub; k++) {
         model_sub *const s = &m->sub[k];
         s->frame = shape->sub_frame[k];
@@ -373,6 +395,27 @@ rpr_status model_bind(rpr_model *m, rpr_error *err)
     if (m->desc == NULL || strcmp(m->desc->name, m->descriptor) != 0)
         return RPR_FAIL(err, RPR_EINVAL, "unknown descriptor '%s'",
                         m->descriptor);
+    m->relabel_desc = NULL;
+    if (m->relabel_n > 0) {
+        /* The block's own numbers (a cache or bundle is read as is). */
+        if (m->relabel_npairs != m->natoms * (m->natoms - 1) / 2 ||
+            !(m->relabel_scale > 0.0) || !isfinite(m->relabel_scale) ||
+            !(m->relabel_band > 0.0) || !isfinite(m->relabel_band))
+            return RPR_FAIL(err, RPR_EINVAL,
+                            "relabelling of %zu pairs, width %g, band %g: "
+                            "out of range",
+                            m->relabel_npairs, m->relabel_scale,
+                            m->relabel_band);
+        /* An involution of the atoms: read bundles hash no array. */
+        for (size_t a = 0; a < m->natoms; a++)
+            if (m->relabel_perm[a] >= m->natoms ||
+                m->relabel_perm[m->relabel_perm[a]] != a)
+                return RPR_FAIL(err, RPR_EINVAL,
+                                "relabelling: atom %zu has no partner", a + 1);
+        m->relabel_desc = descriptor_find("ID");
+        if (m->relabel_desc == NULL) /* a registry without ID: a bug */
+            return RPR_FAIL(err, RPR_EINVAL, "no ID descriptor to relabel");
+    }
     return RPR_OK;
 }
 
@@ -491,6 +534,12 @@ struct rpr_workspace {
     double *a;                /* [ntrain] per-point weights of the gradient */
     double *xq;               /* [ntrain] x . q_j (KREG) */
     double *gx;               /* [D] dE/dx */
+    /* Relabelling blend (sizes 0 without): the relabelled geometry Px
+     * [natoms][3] bohr, coordinates in angstrom [natoms][3], an ID vector
+     * [npairs], squared ID distances and their exponentials [relabel_n],
+     * and Px's prediction [MODEL_MAX_COMP]. */
+    size_t relabel_n;
+    double *rxyz, *rxa, *rid, *rd;
 };
 
 rpr_workspace *rpr_workspace_new(const rpr_model *model)
@@ -498,9 +547,13 @@ rpr_workspace *rpr_workspace_new(const rpr_model *model)
     if (model == NULL)
         return NULL;
     const size_t n3 = 3 * model->natoms, D = model->D, N = model->ntrain;
-    if (n3 != 0 && D > (SIZE_MAX / sizeof(double) - 4 * N - 2 * D - n3) / n3)
+    const size_t nr = model->relabel_n, np = model->relabel_npairs;
+    /* relabel_n and npairs are bounded by the model block too. */
+    const size_t extra = nr > 0 ? 2 * n3 + np + nr : 0;
+    if (n3 != 0 &&
+        D > (SIZE_MAX / sizeof(double) - 4 * N - 2 * D - n3 - extra) / n3)
         return NULL; /* N, D and n3 are bounded by the model block */
-    const size_t count = n3 + D + D * n3 + 4 * N + D;
+    const size_t count = n3 + D + D * n3 + 4 * N + D + extra;
     rpr_workspace *ws = malloc(sizeof *ws + count * sizeof(double));
     if (ws == NULL)
         return NULL;
@@ -523,6 +576,18 @@ rpr_workspace *rpr_workspace_new(const rpr_model *model)
     ws->xq = p;
     p += N;
     ws->gx = p;
+    p += D;
+    ws->relabel_n = nr;
+    ws->rxyz = ws->rxa = ws->rid = ws->rd = NULL;
+    if (nr > 0) {
+        ws->rxyz = p;
+        p += n3;
+        ws->rxa = p;
+        p += n3;
+        ws->rid = p;
+        p += np;
+        ws->rd = p;
+    }
     return ws;
 }
 
@@ -1015,6 +1080,7 @@ static void model_health_unknown(rpr_frame_health *h)
     h->kabsch_rel_margin = NAN;
     for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
         h->kabsch_weight[r] = 0.0;
+    h->relabel_weight = 1.0;
 }
 
 /*
@@ -1053,9 +1119,10 @@ static rpr_status model_shared_eval(const rpr_model *m, rpr_workspace *ws,
     return RPR_OK;
 }
 
-rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
-                       const int *numbers, const double *xyz, double *value,
-                       double *grad, rpr_frame_health *health, rpr_error *err)
+rpr_status model_predict_plain(const rpr_model *model, rpr_workspace *ws,
+                               size_t natoms, const int *numbers,
+                               const double *xyz, double *value, double *grad,
+                               rpr_frame_health *health, rpr_error *err)
 {
     const rpr_model *const m = model;
     rpr_frame_health h;
@@ -1065,7 +1132,8 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
 
     if (m == NULL || ws == NULL || xyz == NULL || value == NULL)
         return RPR_FAIL(err, RPR_EINVAL, "rpr_predict: NULL argument");
-    if (ws->natoms != m->natoms || ws->D != m->D || ws->ntrain != m->ntrain)
+    if (ws->natoms != m->natoms || ws->D != m->D || ws->ntrain != m->ntrain ||
+        ws->relabel_n != m->relabel_n)
         return RPR_FAIL(err, RPR_EINVAL,
                         "workspace made for another model (%zu atoms, %zu "
                         "training points)",
@@ -1206,6 +1274,171 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
     return RPR_OK;
 }
 
+/* ------------------------------------------------------------ relabelling */
+
+/*
+ * Relabelling blend (rpr.h, rpr_train_options.relabel; docs/models.md):
+ *   g(x) = w(x) f(x) + (1 - w(x)) f(Px),
+ *   w = S((Delta / b + 1) / 2),  Delta = log rho(x) - log rho(Px),
+ * rho the Gaussian density of the training geometries' ID vectors.  P is
+ * a product of disjoint transpositions, so PPx = x bit for bit, and
+ * Delta(Px) = -Delta(x) bit for bit (both log-densities are the same
+ * function of the same coordinates; a - b = -(b - a) in IEEE arithmetic).
+ * The weight is then computed in a canonical form: the labelling with
+ * the larger density ("dominant": x when Delta >= 0, else Px) gets
+ * 1 - a, the other a = S((1 - |Delta| / b) / 2) <= 1/2, and
+ *   g = (1 - a) f(dominant) + a f(other).
+ * Evaluated at Px, the same a, the same two predictions and the same
+ * operations in the same order come out (at Delta = 0, a = 1/2 and the
+ * two products are exact halves whose sum commutes), so g(Px) = g(x)
+ * bit for bit, and w(x) + w(Px) = (1 - a) + a, within one rounding of 1.
+ */
+rpr_status model_relabel_log_density(const rpr_model *m, rpr_workspace *ws,
+                                     const double *xyz, double *log_rho,
+                                     rpr_error *err)
+{
+    const size_t n = m->relabel_n, np = m->relabel_npairs;
+    descriptor_params p;
+
+    if (n == 0 || ws->relabel_n != n)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "model without relabelling (or workspace of another "
+                        "model)");
+    for (size_t i = 0; i < 3 * m->natoms; i++)
+        ws->rxa[i] = xyz[i] * RPR_ANGSTROM_PER_BOHR;
+    memset(&p, 0, sizeof p);
+    p.natoms = m->natoms;
+    p.numbers = m->numbers;
+    const rpr_status st =
+        m->relabel_desc->eval(&p, ws->rxa, ws->rid, NULL, err);
+    if (st != RPR_OK)
+        return st;
+    /* Squared Euclidean ID distances to every training geometry, then the
+     * log of sum_i exp(-d_i / (2 s^2)) with the largest term factored
+     * out: the sum is >= 1 (its largest term is exp(0) = 1 exactly), so
+     * nothing underflows to log(0) however far x is from the data. */
+    model_distances(KERNEL_GAUSSIAN, np, n, m->relabel_idt, ws->rid, ws->rd);
+    double dmin = ws->rd[0];
+    for (size_t i = 1; i < n; i++)
+        dmin = fmin(dmin, ws->rd[i]);
+    for (size_t i = 0; i < n; i++)
+        ws->rd[i] -= dmin;
+    const double c = 1.0 / (2.0 * m->relabel_scale * m->relabel_scale);
+    model_exp_neg(n, ws->rd, c, ws->rd);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++)
+        sum += ws->rd[i];
+    *log_rho = -(dmin * c) + log(sum);
+    if (!isfinite(*log_rho))
+        return RPR_FAIL(err, RPR_ENONFINITE,
+                        "relabelling: log-density %g (ID distance^2 %g)",
+                        *log_rho, dmin);
+    return RPR_OK;
+}
+
+/* Px of xyz into out [natoms][3]: atom a of Px is atom perm[a] of x. */
+static void model_relabel_apply(const rpr_model *m, const double *xyz,
+                                double *out)
+{
+    for (size_t a = 0; a < m->natoms; a++)
+        memcpy(out + 3 * a, xyz + 3 * m->relabel_perm[a], 3 * sizeof *out);
+}
+
+rpr_status model_relabel_weight(const rpr_model *m, rpr_workspace *ws,
+                                const double *xyz, double *delta,
+                                double *weight, double *minor, rpr_error *err)
+{
+    double lx, lp;
+    rpr_status st = model_relabel_log_density(m, ws, xyz, &lx, err);
+    if (st != RPR_OK)
+        return st;
+    model_relabel_apply(m, xyz, ws->rxyz);
+    st = model_relabel_log_density(m, ws, ws->rxyz, &lp, err);
+    if (st != RPR_OK)
+        return st;
+    const double d = lx - lp;
+    /* S(t) with t = (1 - |Delta| / b) / 2 <= 1/2: 0 for |Delta| >= b. */
+    const double a = frame_smoothstep((1.0 - fabs(d) / m->relabel_band) / 2.0);
+    if (delta != NULL)
+        *delta = d;
+    if (minor != NULL)
+        *minor = a;
+    if (weight != NULL)
+        *weight = d >= 0.0 ? 1.0 - a : a;
+    return RPR_OK;
+}
+
+rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
+                       const int *numbers, const double *xyz, double *value,
+                       double *grad, rpr_frame_health *health, rpr_error *err)
+{
+    const rpr_model *const m = model;
+    if (m == NULL || m->relabel_n == 0)
+        return model_predict_plain(model, ws, natoms, numbers, xyz, value, grad,
+                                   health, err);
+    if (grad != NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "a model trained with relabel '%s' has no gradient "
+                        "(it would need the gradient of the blend weight; "
+                        "train with permute for energies with gradients)",
+                        m->relabel);
+    /* Check what the weight reads before it runs; a workspace or a
+     * geometry of another model is left to the plain prediction, which
+     * fails on it with the message that says why (and writes nothing). */
+    if (ws == NULL || xyz == NULL || value == NULL)
+        return RPR_FAIL(err, RPR_EINVAL, "rpr_predict: NULL argument");
+    if (natoms != m->natoms || ws->relabel_n != m->relabel_n ||
+        ws->natoms != m->natoms)
+        return model_predict_plain(model, ws, natoms, numbers, xyz, value, NULL,
+                                   health, err); /* fails, with why */
+    for (size_t i = 0; i < 3 * natoms; i++)
+        if (!isfinite(xyz[i]))
+            return RPR_FAIL(err, RPR_ENONFINITE,
+                            "coordinate %zu of atom %zu is %g", i % 3 + 1,
+                            i / 3 + 1, xyz[i]);
+
+    double d, a;
+    rpr_status st = model_relabel_weight(m, ws, xyz, &d, NULL, &a, err);
+    if (st != RPR_OK)
+        return st;
+    /* The dominant labelling (x at a tie) and the other; ws->rxyz holds
+     * Px.  The other one is predicted only where its weight is > 0. */
+    const int x_dominant = d >= 0.0;
+    double fd[MODEL_MAX_COMP], fo[MODEL_MAX_COMP];
+    rpr_frame_health h;
+    st = model_predict_plain(m, ws, natoms, numbers,
+                             x_dominant ? xyz : ws->rxyz, fd, NULL, &h, err);
+    if (st != RPR_OK)
+        return st;
+    if (a > 0.0) {
+        /* The plain prediction overwrites the workspace, not ws->rxyz;
+         * the other labelling's coordinates are xyz or ws->rxyz. */
+        st = model_predict_plain(m, ws, natoms, numbers,
+                                 x_dominant ? ws->rxyz : xyz, fo, NULL, NULL,
+                                 err);
+        if (st != RPR_OK)
+            return st;
+        for (size_t c = 0; c < m->ncomp; c++)
+            value[c] = (1.0 - a) * fd[c] + a * fo[c];
+    } else
+        memcpy(value, fd, m->ncomp * sizeof *value); /* g = f, bit for bit */
+    h.relabel_weight = x_dominant ? 1.0 - a : a;
+    if (health != NULL)
+        *health = h;
+    return RPR_OK;
+}
+
+const char *rpr_model_relabel(const rpr_model *model, double *scale,
+                              double *band)
+{
+    const int on = model != NULL && model->relabel_n > 0;
+    if (scale != NULL)
+        *scale = on ? model->relabel_scale : NAN;
+    if (band != NULL)
+        *band = on ? model->relabel_band : NAN;
+    return on ? model->relabel : "";
+}
+
 /* ------------------------------------------------------------ info */
 
 rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
@@ -1284,6 +1517,12 @@ rpr_status rpr_model_write_info(const rpr_model *m, FILE *out, rpr_error *err)
         if (m->has_q)
             fprintf(out, "  lambda_grad %.5g\n", s->lambda_grad[0]);
     }
+    if (m->relabel_n > 0)
+        fprintf(out,
+                "relabel:       %s: prediction blended with the relabelled "
+                "geometry's;\n               ID density of %zu training "
+                "geometries, width %.6g /angstrom, band %g\n",
+                m->relabel, m->relabel_n, m->relabel_scale, m->relabel_band);
     if (ferror(out))
         return RPR_FAIL(err, RPR_EIO, "cannot write the model information");
     return RPR_OK;

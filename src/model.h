@@ -32,11 +32,13 @@
 
 enum {
     /* Number of the XML format written; loading refuses larger ones. */
-    MODEL_FORMAT = 2, /* 2: several Kabsch references, reference source */
+    MODEL_FORMAT = 3, /* 2: several Kabsch references, reference source;
+                         3: <relabel> (written only by models that have
+                         one; the others are still written as 2) */
     /* Version of the binary cache layout; bump when struct rpr_model or
      * model_layout() changes (the cache also checks sizeof and the library
      * version). */
-    MODEL_CACHE_VERSION = 4, /* 4: permutations */
+    MODEL_CACHE_VERSION = 5, /* 4: permutations; 5: relabelling blend */
     MODEL_MAX_COMP = 6,      /* polarizability */
     /* blend: principal and one sub-model per Kabsch reference */
     MODEL_MAX_SUB = 1 + RPR_KABSCH_MAX_REFS,
@@ -126,6 +128,17 @@ struct rpr_model {
     char permute[MODEL_PERMUTE_LEN];
     long property_line; /* line of <property> in the file loaded; 0 */
 
+    /* Relabelling blend (rpr_train_options.relabel; model.c, "Relabelling
+     * blend"): 0 rows without one.  relabel_n ID vectors of the training
+     * geometries (the originals), relabel_npairs = natoms (natoms - 1) / 2
+     * long, per angstrom; the density width relabel_scale (per angstrom)
+     * and the band relabel_band (log-density units); the spec as given. */
+    size_t relabel_n, relabel_npairs;
+    double relabel_scale, relabel_band;
+    char relabel[MODEL_PERMUTE_LEN];
+    /* Bound by model_bind with relabel_n > 0: the ID row of the registry. */
+    const descriptor_info *relabel_desc;
+
     /* Bound by model_bind (never stored): the descriptor's registry row. */
     const descriptor_info *desc;
     /* Derived by model_derive: 1 if the descriptor does not depend on the
@@ -148,6 +161,13 @@ struct rpr_model {
     double *xyz_eq_a; /* derived [natoms][3] angstrom, for the descriptor */
     size_t *sel;      /* [nsel] selected atoms, 0-based */
     model_sub sub[MODEL_MAX_SUB];
+    /* Relabelling blend, the last arrays of the arena (so that adding them
+     * to a trained model keeps every other offset): the permutation
+     * relabel_perm [natoms] (atom a of Px sits at x[relabel_perm[a]]), and
+     * the training ID vectors transposed, relabel_idt [npairs][relabel_n];
+     * NULL without relabelling. */
+    size_t *relabel_perm;
+    double *relabel_idt;
 };
 
 /* Sizes and kinds that fix the layout of a model. */
@@ -156,6 +176,7 @@ typedef struct model_shape {
     size_t natoms, nsel, D, ntrain, nsub;
     int has_q;
     rpr_frame_kind sub_frame[MODEL_MAX_SUB];
+    size_t relabel_n; /* ID vectors of the relabelling blend; 0: none */
 } model_shape;
 
 /* Allocate a zeroed model block for a shape, with the sizes stored and the
@@ -192,6 +213,29 @@ enum { MODEL_MAX_PERM = 32 };
 rpr_status train_permute_parse(const char *spec, size_t natoms,
                                const int *numbers, size_t *perm, size_t *nperm,
                                rpr_error *err);
+
+/* rpr_predict without the relabelling blend: the model's own prediction
+ * f(x) (value [ncomp] lab frame, grad, health as rpr_predict; health's
+ * relabel_weight is 1).  rpr_predict is this for models without relabel. */
+rpr_status model_predict_plain(const rpr_model *model, rpr_workspace *ws,
+                               size_t natoms, const int *numbers,
+                               const double *xyz, double *value, double *grad,
+                               rpr_frame_health *health, rpr_error *err);
+
+/* Relabelling blend (relabel_n > 0): *delta = log rho(x) - log rho(Px)
+ * for xyz [natoms][3] bohr (model.c); swapping x and Px flips its sign
+ * bit for bit.  *weight = w(x) and *minor = the weight of the labelling
+ * with the smaller weight (S((1 - |Delta| / band) / 2), <= 1/2), either
+ * may be NULL.  RPR_EINVAL (no relabelling, coincident atoms). */
+rpr_status model_relabel_weight(const rpr_model *model, rpr_workspace *ws,
+                                const double *xyz, double *delta,
+                                double *weight, double *minor, rpr_error *err);
+
+/* Log of the (unnormalised) ID density of the training geometries at
+ * xyz [natoms][3] bohr: logsumexp_i(-|D(x) - D_i|^2 / (2 s^2)). */
+rpr_status model_relabel_log_density(const rpr_model *model, rpr_workspace *ws,
+                                     const double *xyz, double *log_rho,
+                                     rpr_error *err);
 
 /* Descriptor parameters of the model (borrowing its arrays). */
 void model_descriptor_params(const rpr_model *model, descriptor_params *p);

@@ -105,8 +105,10 @@ static void model_xml_write(const rpr_model *m, FILE *f)
 
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<!-- rpr model; format: docs/rpr-model.xsd -->\n");
-    fprintf(f, "<rpr-model format=\"%d\" writer=\"rpr %s\">\n", MODEL_FORMAT,
-            rpr_version());
+    /* Format 3 only where its one addition (<relabel>) is used, so that
+     * every other model stays readable by an rpr that reads format 2. */
+    fprintf(f, "<rpr-model format=\"%d\" writer=\"rpr %s\">\n",
+            m->relabel_n > 0 ? MODEL_FORMAT : 2, rpr_version());
     fprintf(f,
             "  <property name=\"%s\" components=\"%zu\" unit=\"%s\" "
             "order=\"",
@@ -171,6 +173,18 @@ static void model_xml_write(const rpr_model *m, FILE *f)
         fputc('"', f);
     }
     fputs("/>\n", f);
+    if (m->relabel_n > 0) {
+        fputs("  <relabel permutation=\"", f);
+        model_xml_put_escaped(f, m->relabel);
+        fprintf(f,
+                "\" scale=\"%.17g\" band=\"%.17g\" unit=\"1/angstrom\" "
+                "rows=\"%zu\" columns=\"%zu\">\n",
+                m->relabel_scale, m->relabel_band, m->relabel_n,
+                m->relabel_npairs);
+        model_xml_put_array(f, m->relabel_n, m->relabel_npairs, m->relabel_idt,
+                            1, m->relabel_n);
+        fputs("</relabel>\n", f);
+    }
 
     for (size_t k = 0; k < m->nsub; k++) {
         const model_sub *const s = &m->sub[k];
@@ -231,6 +245,12 @@ static rpr_status model_xml_check_finite(const rpr_model *m, rpr_error *err)
         !model_xml_all_finite(3 * m->natoms, m->xyz_eq))
         return RPR_FAIL(err, RPR_ENONFINITE,
                         "model: non-finite mass or equilibrium geometry");
+    if (m->relabel_n > 0 &&
+        (!isfinite(m->relabel_scale) || !isfinite(m->relabel_band) ||
+         !model_xml_all_finite(m->relabel_n * m->relabel_npairs,
+                               m->relabel_idt)))
+        return RPR_FAIL(err, RPR_ENONFINITE,
+                        "model: non-finite number in the relabelling");
     for (size_t k = 0; k < m->nsub; k++) {
         const model_sub *const s = &m->sub[k];
         if (!model_xml_all_finite(m->ncomp, s->sigma) ||
@@ -553,7 +573,7 @@ cleanup:
 /* Elements of a validated document, in schema order. */
 typedef struct model_xml_parts {
     xmlNode *root, *property, *molecule, *descriptor, *equilibrium, *kernel,
-        *frame, *training;
+        *frame, *training, *relabel;
     size_t nsub; /* up to MODEL_MAX_SUB + 1: one more is an error */
     xmlNode *sub[MODEL_MAX_SUB + 1];
 } model_xml_parts;
@@ -569,9 +589,56 @@ static void model_xml_collect(xmlNode *root, model_xml_parts *p)
     p->kernel = model_xml_sibling(p->descriptor);
     p->frame = model_xml_sibling(p->kernel);
     p->training = model_xml_sibling(p->frame);
-    for (xmlNode *s = model_xml_sibling(p->training);
-         s != NULL && p->nsub <= MODEL_MAX_SUB; s = model_xml_sibling(s))
+    xmlNode *after = model_xml_sibling(p->training);
+    if (model_xml_is(after, "relabel")) {
+        p->relabel = after;
+        after = model_xml_sibling(after);
+    }
+    for (xmlNode *s = after; s != NULL && p->nsub <= MODEL_MAX_SUB;
+         s = model_xml_sibling(s))
         p->sub[p->nsub++] = s;
+}
+
+/* The <relabel> element into m (sized for it): one permutation of like
+ * atoms, scale and band > 0 and finite, the ID vectors (> 0, finite). */
+static rpr_status model_xml_relabel(const model_xml_reader *r, xmlNode *node,
+                                    rpr_model *m)
+{
+    size_t nperm = 0;
+    rpr_status st;
+    if (!model_xml_attr(node, "permutation", m->relabel, sizeof m->relabel) ||
+        strchr(m->relabel, ';') != NULL)
+        return model_xml_fail(r, node, RPR_EPARSE, "not one permutation",
+                              "permutation", m->relabel);
+    st = train_permute_parse(m->relabel, m->natoms, m->numbers, m->relabel_perm,
+                             &nperm, r->err);
+    if (st == RPR_OK && nperm != 1)
+        st = RPR_FAIL(r->err, RPR_EPARSE, "%zu permutations, need one", nperm);
+    if (st != RPR_OK) {
+        error_prefix(r->err, "%s:%ld", r->path, model_xml_line(node));
+        return st;
+    }
+    if ((st = model_xml_double(r, node, "scale", 1, &m->relabel_scale)) !=
+            RPR_OK ||
+        (st = model_xml_double(r, node, "band", 1, &m->relabel_band)) != RPR_OK)
+        return st;
+    if (!(m->relabel_scale > 0.0) || !(m->relabel_band > 0.0))
+        return RPR_FAIL(r->err, RPR_EINVAL,
+                        "%s:%ld: <relabel> needs scale > 0 and band > 0 (got "
+                        "%g, %g)",
+                        r->path, model_xml_line(node), m->relabel_scale,
+                        m->relabel_band);
+    /* ID vectors [rows][pairs] -> relabel_idt [pairs][rows]. */
+    st = model_xml_array(r, node, 1, m->relabel_n, m->relabel_npairs,
+                         m->relabel_idt, 1, m->relabel_n);
+    if (st != RPR_OK)
+        return st;
+    for (size_t i = 0; i < m->relabel_n * m->relabel_npairs; i++)
+        if (!(m->relabel_idt[i] > 0.0))
+            return RPR_FAIL(r->err, RPR_EPARSE,
+                            "%s:%ld: <relabel>: ID entry %g is not > 0 (1/r)",
+                            r->path, model_xml_line(node), m->relabel_idt[i]);
+    return RPR_OK;
 }
 
 /* Read a validated document into a new model. */
@@ -709,6 +776,21 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
     shape.ntrain = ntrain;
     shape.nsub = p.nsub;
     shape.has_q = has_q;
+    if (p.relabel != NULL) {
+        /* One ID vector per training geometry (relabel excludes permute,
+         * so every point is an original). */
+        if ((st = model_xml_size(r, p.relabel, "rows", &shape.relabel_n)) !=
+            RPR_OK)
+            goto cleanup;
+        if (shape.relabel_n != ntrain) {
+            st = RPR_FAIL(r->err, RPR_EPARSE,
+                          "%s:%ld: <relabel> has %zu rows, the model %zu "
+                          "training points",
+                          r->path, model_xml_line(p.relabel), shape.relabel_n,
+                          ntrain);
+            goto cleanup;
+        }
+    }
     st = model_new(&shape, &m, r->err);
     if (st != RPR_OK) {
         error_prefix(r->err, "%s:%ld", r->path, model_xml_line(p.training));
@@ -880,6 +962,11 @@ static rpr_status model_xml_read(const model_xml_reader *r, xmlNode *root,
         }
     } else
         m->permute[0] = '\0';
+    if (p.relabel != NULL) {
+        st = model_xml_relabel(r, p.relabel, m);
+        if (st != RPR_OK)
+            goto cleanup;
+    }
 
     /* Sub-models. */
     for (size_t k = 0; k < m->nsub; k++) {

@@ -299,6 +299,12 @@ typedef struct rpr_frame_health {
     size_t kabsch_nref;
     double kabsch_rel_margin;
     double kabsch_weight[RPR_KABSCH_MAX_REFS];
+    /* Models trained with rpr_train_options.relabel: the weight w in
+     * [0, 1] of the geometry as given (1 - w is that of its relabelled
+     * copy Px); 1 for other models.  The fields above then describe the
+     * labelling with the larger weight (x itself when w >= 1/2, else
+     * Px). */
+    double relabel_weight;
 } rpr_frame_health;
 
 /* ------------------------------------------------------------------ models */
@@ -417,6 +423,29 @@ typedef struct rpr_train_options {
      * malformed or overlong (> 255 characters) SPEC.  The model records
      * SPEC (rpr info).  Default NULL. */
     const char *permute;
+    /* Relabelling blend (docs/models.md, Relabelling blend), or NULL or
+     * "" for none: exactly ONE permutation P of identical atoms in the
+     * grammar of permute, without ';' ("5-6,7-8").  The model then
+     * predicts g(x) = w(x) f(x) + (1 - w(x)) f(Px), f the model trained
+     * as usual and w in [0, 1] a smooth O(3)-invariant weight with
+     * w(Px) = 1 - w(x): exactly g(Px) = g(x), O(3)-covariant, and g = f
+     * where the training data know x and not Px.  w compares the
+     * training data's density at x and at Px, measured with the ID
+     * descriptor (1/r of every atom pair, per angstrom) and a Gaussian
+     * of width s = the median nearest-neighbour ID distance of the
+     * training geometries (derived, stored).  The model stores the ID
+     * vectors of the training geometries.  For dipole, polarizability,
+     * scalar, and energy without gradients; refused (RPR_EINVAL) for
+     * energy with gradients (the gradient of w would be needed: use
+     * permute), together with permute, and with more than one
+     * permutation.  Default NULL. */
+    const char *relabel;
+    /* Band of the weight in log-density units: w = S((Delta / band + 1) /
+     * 2), Delta = log rho(x) - log rho(Px), S the C2 smoothstep, so w is
+     * exactly 1 (0) once x is e^band times denser (sparser) than Px.
+     * Must be > 0 and finite.  Default 1 (a density ratio of e; measured
+     * on DCE in docs/results/permutations.md). */
+    double relabel_band;
     rpr_progress_fn progress; /* NULL for none */
     void *progress_ctx;
 } rpr_train_options;
@@ -542,6 +571,13 @@ rpr_status rpr_model_require(const rpr_model *model, rpr_property property,
  *  as given), or "" for none; borrowed from the model. */
 const char *rpr_model_permutations(const rpr_model *model);
 
+/** The relabelling of the prediction blend (rpr_train_options.relabel,
+ *  as given), or "" for none; borrowed from the model.  scale (the
+ *  density width s, per angstrom) and band receive the model's values,
+ *  NaN for none; either may be NULL. */
+const char *rpr_model_relabel(const rpr_model *model, double *scale,
+                              double *band);
+
 rpr_property rpr_model_property(const rpr_model *model);
 size_t rpr_model_ncomp(const rpr_model *model);
 size_t rpr_model_natoms(const rpr_model *model);
@@ -566,7 +602,8 @@ void rpr_workspace_free(rpr_workspace *ws);
  * @param value   out [ncomp]: lab-frame prediction in the property's unit.
  * @param grad    out [natoms][3] dE/dR in hartree/bohr (energy and scalar
  *                models with the gaussian kernel and a frame-free
- *                descriptor; RPR_EINVAL otherwise), or NULL to skip it.
+ *                descriptor, not trained with relabel; RPR_EINVAL
+ *                otherwise), or NULL to skip it.
  * @param health  out: frame diagnostics, or NULL.
  * @return RPR_OK, RPR_EINVAL (atoms differ from the model's, coincident
  *         atoms), RPR_ENONFINITE (NaN in xyz or in the result).

@@ -16,6 +16,7 @@
  */
 #include <config.h>
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -62,6 +63,9 @@ void rpr_train_options_default(rpr_train_options *opt)
     opt->kabsch_refs = NULL;
     opt->kabsch_nprobe = 2000;
     opt->kabsch_probe_t = 2.0;
+    opt->relabel = NULL;
+    /* rpr.h: w is exactly 1 once x is e times denser than Px. */
+    opt->relabel_band = 1.0;
     opt->progress = NULL;
     opt->progress_ctx = NULL;
 }
@@ -403,6 +407,155 @@ cleanup:
 const char *rpr_model_permutations(const rpr_model *model)
 {
     return model != NULL ? model->permute : "";
+}
+
+/* ------------------------------------------------------------ relabelling */
+
+/* Check the relabelling options (rpr.h, rpr_train_options.relabel) and
+ * parse the one permutation into perm [natoms]. */
+static rpr_status train_relabel_check(const rpr_train_options *opt,
+                                      const rpr_geoms *geoms,
+                                      const double *grad, size_t *perm,
+                                      rpr_error *err)
+{
+    const char *const spec = opt->relabel;
+    size_t np = 0;
+    if (strchr(spec, ';') != NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "relabel '%s': exactly one permutation (swaps a-b "
+                        "joined by ',', no ';')",
+                        spec);
+    if (opt->permute != NULL && *opt->permute != '\0')
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "relabel '%s' and permute '%s' cannot be combined: "
+                        "choose the blend at prediction (relabel) or the "
+                        "relabelled training copies (permute)",
+                        spec, opt->permute);
+    if (opt->property == RPR_PROPERTY_ENERGY && grad != NULL)
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "relabel '%s': an energy model with gradients would "
+                        "need the gradient of the blend weight; use permute "
+                        "instead",
+                        spec);
+    if (!(opt->relabel_band > 0.0) || !isfinite(opt->relabel_band))
+        return RPR_FAIL(err, RPR_EINVAL,
+                        "relabel band must be > 0 and finite (got %g)",
+                        opt->relabel_band);
+    const rpr_status st =
+        train_permute_parse(spec, rpr_geoms_natoms(geoms),
+                            rpr_geoms_numbers(geoms), perm, &np, err);
+    if (st != RPR_OK)
+        return st;
+    assert(np == 1); /* no ';' and not empty */
+    return RPR_OK;
+}
+
+static int train_cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * Give a trained model the relabelling blend: a new block with the same
+ * arrays (the relabelling arrays come last in the arena, so the others
+ * keep their offsets and a copy of the old block is a valid prefix), the
+ * permutation, the training geometries' ID vectors, and the density width
+ * s = the median over the training geometries of the distance to the
+ * nearest other geometry's ID vector.  Exact duplicates (distance 0) are
+ * passed over: a geometry's nearest neighbour is the nearest one with a
+ * different ID vector, and a geometry with no such one counts not at all.
+ */
+static rpr_status train_relabel_attach(const rpr_train_options *opt,
+                                       const rpr_geoms *geoms,
+                                       const size_t *perm, rpr_model **model,
+                                       rpr_error *err)
+{
+    const rpr_model *const old = *model;
+    const size_t n = rpr_geoms_nframes(geoms), natoms = old->natoms;
+    const size_t np = natoms * (natoms - 1) / 2, n3 = 3 * natoms;
+    const descriptor_info *const id = descriptor_find("ID");
+    const double *const xyz = rpr_geoms_xyz(geoms);
+    model_shape shape;
+    rpr_model *m = NULL;
+    double *X = NULL, *nn = NULL, *xa = NULL;
+    descriptor_params p;
+    rpr_status st;
+
+    assert(id != NULL && natoms >= 2);
+    model_shape_of(old, &shape);
+    shape.relabel_n = n;
+    st = model_new(&shape, &m, err);
+    if (st != RPR_OK)
+        return st;
+    const size_t bytes = m->bytes;
+    memcpy(m, old, old->bytes);
+    m->bytes = bytes;
+    m->relabel_n = n;
+    m->relabel_npairs = np;
+    model_layout(m);
+    X = malloc(n * np * sizeof *X);
+    nn = malloc(n * sizeof *nn);
+    xa = malloc(n3 * sizeof *xa);
+    if (X == NULL || nn == NULL || xa == NULL) {
+        st = RPR_FAIL(err, RPR_ENOMEM, "relabel: out of memory");
+        goto cleanup;
+    }
+    memset(&p, 0, sizeof p);
+    p.natoms = natoms;
+    p.numbers = m->numbers;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < n3; c++)
+            xa[c] = xyz[i * n3 + c] * RPR_ANGSTROM_PER_BOHR;
+        st = id->eval(&p, xa, X + i * np, NULL, err);
+        if (st != RPR_OK) {
+            error_prefix(err, "relabel: training geometry %zu", i + 1);
+            goto cleanup;
+        }
+        for (size_t d = 0; d < np; d++)
+            m->relabel_idt[d * n + i] = X[i * np + d];
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        double best = INFINITY;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            double d2 = 0.0;
+            for (size_t d = 0; d < np; d++) {
+                const double t = X[i * np + d] - X[j * np + d];
+                d2 += t * t;
+            }
+            if (d2 > 0.0 && d2 < best)
+                best = d2;
+        }
+        if (isfinite(best))
+            nn[k++] = sqrt(best);
+    }
+    if (k == 0) {
+        st = RPR_FAIL(err, RPR_EINVAL,
+                      "relabel: the %zu training geometries have one ID "
+                      "vector: no density width",
+                      n);
+        goto cleanup;
+    }
+    qsort(nn, k, sizeof *nn, train_cmp_double);
+    m->relabel_scale = k % 2 == 1 ? nn[k / 2] : (nn[k / 2 - 1] + nn[k / 2]) / 2;
+    m->relabel_band = opt->relabel_band;
+    snprintf(m->relabel, sizeof m->relabel, "%s", opt->relabel);
+    memcpy(m->relabel_perm, perm, natoms * sizeof *perm);
+    st = model_derive(m, err);
+    if (st != RPR_OK)
+        goto cleanup;
+    rpr_model_free(*model);
+    *model = m;
+    m = NULL;
+cleanup:
+    rpr_model_free(m);
+    free(X);
+    free(nn);
+    free(xa);
+    return st;
 }
 
 /* ------------------------------------------------------------ frames */
@@ -1608,7 +1761,25 @@ rpr_status rpr_train(const rpr_train_options *opt, const rpr_geoms *geoms,
 
     if (sel == NULL)
         return RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
-    if (opt->permute != NULL && *opt->permute != '\0') {
+    const int relabel = opt->relabel != NULL && *opt->relabel != '\0';
+    if (relabel) {
+        perm = malloc((natoms > 0 ? natoms : 1) * sizeof *perm);
+        if (perm == NULL) {
+            st = RPR_FAIL(err, RPR_ENOMEM, "rpr_train: out of memory");
+            goto cleanup;
+        }
+        st = train_relabel_check(opt, geoms, grad, perm, err);
+        if (st != RPR_OK)
+            goto cleanup;
+        st = train_model(opt, geoms, n, values, grad, present, model, sel, err);
+        if (st == RPR_OK) {
+            st = train_relabel_attach(opt, geoms, perm, model, err);
+            if (st != RPR_OK) {
+                rpr_model_free(*model);
+                *model = NULL;
+            }
+        }
+    } else if (opt->permute != NULL && *opt->permute != '\0') {
         if (ncomp == 0) {
             st = RPR_FAIL(err, RPR_EINVAL, "unknown property %d",
                           (int) opt->property);

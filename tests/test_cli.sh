@@ -237,6 +237,25 @@ run 0 "$RPR" info perm.xml && stdout_has "permutations:  5-6,7-8"
 grep -q '<coefficients rows="600" columns="3">' perm.xml ||
     fail "perm.xml lacks 600 coefficient rows: $(grep '<coefficients' perm.xml)"
 
+# --relabel: one permutation only, never with --permute, a band > 0; a
+# good one is recorded (rpr info).
+rm -f bad.xml
+run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1 --relabel "5-6;7-8" --out bad.xml &&
+    stderr_is "rpr train: relabel '5-6;7-8': exactly one permutation (swaps a-b joined by ',', no ';')"
+[ -e bad.xml ] && fail "--relabel 5-6;7-8: rpr train left bad.xml"
+run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1 --relabel 5-6 --permute 7-8 --out bad.xml &&
+    stderr_has "cannot be combined"
+run 2 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --relabel 5-6 --relabel-band 0 --out bad.xml &&
+    stderr_is "rpr train: bad value '0' for --relabel-band"
+run 0 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
+    --sigma 2.385 --lambda 1e-3 --kabsch-refs 1 --relabel "5-6,7-8" \
+    --relabel-band 1.5 --out relabel.xml
+run 0 "$RPR" info relabel.xml && stdout_has "relabel:       5-6,7-8:" &&
+    stdout_has "band 1.5"
+
 # --kabsch-ref / --kabsch-refs: references that do not fit are refused.
 awk 'NR > 2 && NR <= 9' tr.xyz | { echo 7; echo "seven atoms"; cat; } >ref7.xyz
 run 1 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \

@@ -15,7 +15,9 @@
  * descriptors (shared, recorded in its entry) and still predicts bit for
  * bit; every error path (NULL arguments, a loader that fails, returns no
  * model or reads a file that keeps changing, an unwritable bundle) gives
- * the documented result.  Not provoked: allocation failure.
+ * the documented result; a model with the relabelling blend (rpr train
+ * --relabel) in a bundle predicts bit for bit as its XML model.  Not
+ * provoked: allocation failure.
  */
 #include <config.h>
 
@@ -523,6 +525,81 @@ static void test_errors(const char *bp)
     rpr_model_bundle_free(b);
 }
 
+/* A dipole model with the relabelling blend (rpr train --relabel "3-4",
+ * the two hydrogens) next to the energy model in a bundle: built by the
+ * loader and mapped, it predicts bit for bit what its XML model does,
+ * with the same blend weight, at a geometry and at its relabelling. */
+static void test_relabel(void)
+{
+    test_rng rng = {0x5eedb0d1e}; /* train_and_save's geometries */
+    static double xyz[NTRAIN * 3 * NATOMS];
+    double e[NTRAIN], mu[3 * NTRAIN], alpha[6 * NTRAIN];
+    rpr_geoms *g = NULL;
+    rpr_model *m = NULL;
+    rpr_error err;
+    rpr_train_options opt;
+    for (size_t i = 0; i < NTRAIN; i++) {
+        geometry(&rng, xyz + 3 * NATOMS * i);
+        labels(xyz + 3 * NATOMS * i, &e[i], mu + 3 * i, alpha + 6 * i);
+    }
+    if (rpr_geoms_new(NATOMS, NTRAIN, numbers, xyz, NULL, &g, &err) != RPR_OK)
+        die("rpr_geoms_new", &err);
+    rpr_train_options_default(&opt);
+    opt.property = RPR_PROPERTY_DIPOLE;
+    opt.sigma = 0.5;
+    opt.lambda = 1e-6;
+    opt.relabel = "3-4";
+    static char rp[256], bp[256];
+    snprintf(rp, sizeof rp, "%s", tmp_path("relabel.xml"));
+    snprintf(bp, sizeof bp, "%s", tmp_path("relabel.bundle"));
+    if (rpr_train(&opt, g, mu, NULL, NULL, &m, &err) != RPR_OK ||
+        rpr_model_save(m, rp, &err) != RPR_OK)
+        die("relabel model", &err);
+    rpr_model_free(m);
+    rpr_geoms_free(g);
+    m = NULL;
+    if (rpr_model_load(rp, &m, &err) != RPR_OK)
+        die("rpr_model_load", &err);
+    double x[2][3 * NATOMS];
+    memcpy(x[0], xyz_test, sizeof x[0]);
+    memcpy(x[1], xyz_test, sizeof x[1]);
+    memcpy(x[1] + 6, xyz_test + 9, 3 * sizeof(double)); /* swap 3 and 4 */
+    memcpy(x[1] + 9, xyz_test + 6, 3 * sizeof(double));
+    const char *const bpaths[2] = {paths[0], rp};
+    for (int mapped = 0; mapped < 2; mapped++) {
+        rpr_model_bundle *b = NULL;
+        CHECK_OK(rpr_model_bundle_open(
+                     bp, 2, bpaths, mapped ? NULL : rpr_model_load, &b, &err),
+                 &err);
+        const rpr_model *bm = rpr_model_bundle_model(b, 1);
+        CHECK(bm != NULL);
+        if (bm == NULL) {
+            rpr_model_bundle_free(b);
+            continue;
+        }
+        CHECK(strcmp(rpr_model_relabel(bm, NULL, NULL), "3-4") == 0);
+        rpr_workspace *w1 = rpr_workspace_new(m), *w2 = rpr_workspace_new(bm);
+        double v[2][2][3];
+        for (int k = 0; k < 2; k++) {
+            rpr_frame_health h1, h2;
+            CHECK_OK(rpr_predict(m, w1, NATOMS, numbers, x[k], v[0][k], NULL,
+                                 &h1, &err),
+                     &err);
+            CHECK_OK(rpr_predict(bm, w2, NATOMS, numbers, x[k], v[1][k], NULL,
+                                 &h2, &err),
+                     &err);
+            CHECK(memcmp(v[0][k], v[1][k], sizeof v[0][k]) == 0);
+            CHECK(h1.relabel_weight == h2.relabel_weight);
+        }
+        /* The blend is exactly invariant under the relabelling. */
+        CHECK(memcmp(v[1][0], v[1][1], sizeof v[1][0]) == 0);
+        rpr_workspace_free(w1);
+        rpr_workspace_free(w2);
+        rpr_model_bundle_free(b);
+    }
+    rpr_model_free(m);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -550,6 +627,7 @@ int main(void)
     test_stale(bp);
     test_damage(bp);
     test_errors(bp);
+    test_relabel();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
