@@ -74,18 +74,15 @@ fi
 # KREG potential from energies and gradients; dipole and polarizability by
 # rotate-predict-rotate KRR (RE descriptor, sigma and lambda optimised).
 # The data cover the g+ gauche only; MD crosses into g-, its mirror image
-# with H5/H6 and H7/H8 swapped, which RE tells apart.  --permute 5-6,7-8
-# also trains on every geometry so relabelled (docs/models.md,
-# Permutations of identical atoms; docs/results/permutations.md): the
-# potential is then as accurate in g- as in g+ (held-out energy RMSE
-# 1.5 meV in both; 31 meV in g- without), at twice the KREG system (about
-# 1 GB and 4 minutes for 300 geometries).  The polarizability uses it too:
-# traceless errors 0.56 / 1.5 bohr^3 in g+ / g- against 0.12 / 5.2
-# without, with no seam on the scans (the mass-weighted Kabsch fit does
-# better, 0.38 / 0.55, but ML-MD hit its seam near anti).  The dipole does
-# not: every permuted variant measured either loses 5-11 times in g+ or
-# has a frame seam, so it keeps the unpermuted model (0.005 e*bohr in g+,
-# 0.41 in g-).
+# with H5/H6 and H7/H8 swapped, which RE tells apart (docs/models.md,
+# Permutations of identical atoms; docs/results/permutations.md).  The
+# potential is trained with --permute 5-6,7-8 (every geometry also
+# relabelled): as accurate in g- as in g+ (held-out energy RMSE 1.5 meV in
+# both; 31 meV in g- without), at twice the KREG system (about 1 GB and 4
+# minutes for 300 geometries).  The dipole and polarizability use
+# --relabel 5-6,7-8 instead (a blend of the predictions at x and at the
+# relabelled x, weighted by the training data's density): exactly equal in
+# g+ and g-, where --permute would cost the Kabsch frame models accuracy.
 if [ ! -s models/energy.xml ]; then
     say "training the KREG potential on $KREG_N energies + gradients"
     head_xyz "$KREG_N" data/train.xyz > data/kreg.xyz
@@ -98,13 +95,14 @@ fi
 if [ ! -s models/dipole.xml ]; then
     say "training the dipole model on $ntrain geometries"
     "$rpr" train --property dipole --xyz data/train.xyz --values data/train-dipoles.dat \
-        --descriptor RE --kernel gaussian --sigma opt --lambda opt --out models/dipole.xml
+        --descriptor RE --kernel gaussian --sigma opt --lambda opt --relabel 5-6,7-8 \
+        --out models/dipole.xml
 fi
 if [ ! -s models/polarizability.xml ]; then
     say "training the polarizability model on $ntrain geometries"
     "$rpr" train --property polarizability --xyz data/train.xyz \
         --values data/train-polarizabilities.dat --descriptor RE --kernel gaussian \
-        --sigma opt --lambda opt --permute 5-6,7-8 --out models/polarizability.xml
+        --sigma opt --lambda opt --relabel 5-6,7-8 --out models/polarizability.xml
 fi
 if [ ! -s models/test-errors.txt ]; then
     say "test-set errors ($(($(wc -l < data/energies.dat) - ntrain)) held-out geometries)"
@@ -128,11 +126,12 @@ PAR
 # Start from the lowest-energy geometry; each trajectory sets the Cl-C-C-Cl
 # dihedral (atoms 3,1,2,4), draws Boltzmann velocities at 300 K (zero linear
 # and angular momentum) and a random orientation, and runs NVE.
-# The shipped data sample Cl-C-C-Cl dihedrals from -30 to 180 degrees (one
+# The shipped data sample Cl-C-C-Cl dihedrals from -30 to 190 degrees (one
 # gauche, g+, with these atom labels).  A g- start made by rotating the
-# molecule is the mirror image of g+ *with two hydrogen labels swapped*,
-# which RE tells apart: it lies outside the data, and its models extrapolate
-# (docs/results/frames.md).  So every start stays inside 0..180 degrees.
+# molecule is the mirror image of g+ *with two hydrogen labels swapped*;
+# the models above handle it (--permute, --relabel), but the starts stay
+# inside the data's 0..180 degrees, and the full ensemble walks 0 -> 180
+# -> 15, so that each start is a geometry the potential was trained near.
 if [ "$full" -eq 1 ]; then
     dihedrals="0 15 30 45 60 75 90 105 120 135 150 165 180 165 150 135 120 105 90 75 60 45 30 15"
     tmax=5000
