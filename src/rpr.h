@@ -420,6 +420,7 @@ typedef struct rpr_train_options {
      * on the original geometries alone, so no copy of a validation
      * geometry is trained on.  Refused (RPR_EINVAL): atoms of different
      * elements, an index out of range, an atom twice in a permutation, a
+     * permutation given twice (in any order of its swaps), a
      * malformed or overlong (> 255 characters) SPEC.  The model records
      * SPEC (rpr info).  Default NULL. */
     const char *permute;

@@ -328,8 +328,11 @@ rpr_status train_permute_parse(const char *spec, size_t natoms,
         return RPR_FAIL(err, RPR_EINVAL,
                         "permutations: longer than %d characters",
                         MODEL_PERMUTE_LEN - 1);
-    size_t *const img = malloc((natoms > 0 ? natoms : 1) * sizeof *img);
-    if (img == NULL)
+    /* All permutations so far, one row of natoms each: a repeated one
+     * would only weigh some copies twice. */
+    size_t *const all =
+        malloc(MODEL_MAX_PERM * (natoms > 0 ? natoms : 1) * sizeof *all);
+    if (all == NULL)
         return RPR_FAIL(err, RPR_ENOMEM, "permutations: out of memory");
     rpr_status st = RPR_OK;
     const char *p = spec;
@@ -340,6 +343,7 @@ rpr_status train_permute_parse(const char *spec, size_t natoms,
                           MODEL_MAX_PERM);
             goto cleanup;
         }
+        size_t *const img = all + np * natoms;
         for (size_t a = 0; a < natoms; a++)
             img[a] = a;
         for (;;) { /* one transposition a-b */
@@ -384,6 +388,14 @@ rpr_status train_permute_parse(const char *spec, size_t natoms,
                 break;
             p++;
         }
+        for (size_t k = 0; k < np; k++)
+            if (memcmp(all + k * natoms, img, natoms * sizeof *img) == 0) {
+                st = RPR_FAIL(err, RPR_EINVAL,
+                              "permutations '%s': permutation %zu repeats "
+                              "permutation %zu",
+                              spec, np + 1, k + 1);
+                goto cleanup;
+            }
         if (perm != NULL)
             memcpy(perm + np * natoms, img, natoms * sizeof *img);
         np++;
@@ -400,7 +412,7 @@ rpr_status train_permute_parse(const char *spec, size_t natoms,
     }
     *nperm = np;
 cleanup:
-    free(img);
+    free(all);
     return st;
 }
 

@@ -229,6 +229,7 @@ bad_permute() {
 bad_permute 1-5 "atoms 1 (C) and 5 (H) are different elements"
 bad_permute 5-9 "atom 9 out of 1..8"
 bad_permute 5-6,6-7 "atom 6 appears twice in permutation 1"
+bad_permute "5-6,7-8;8-7,6-5" "permutation 2 repeats permutation 1"
 bad_permute 5+6 "expected a swap a-b of 1-based indices at '5+6' (e.g. \"5-6,7-8\"; ';' separates permutations)"
 run 0 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
     --sigma 2.385 --lambda 1e-3 --kabsch-refs 1 --permute "5-6,7-8" --out perm.xml

@@ -2439,18 +2439,53 @@ static void test_permutations(void)
         longspec[sizeof longspec - 5] = '\0';
         o.permute = longspec;
         CHECK_STATUS(rpr_train(&o, g, E, NULL, NULL, &m, &err), RPR_EINVAL);
-        /* More than MODEL_MAX_PERM permutations within the length. */
-        char many[4 * (MODEL_MAX_PERM + 1)];
-        for (size_t i = 0; i <= MODEL_MAX_PERM; i++)
-            memcpy(many + 4 * i, "4-5;", 4);
-        many[sizeof many - 1] = '\0';
-        o.permute = many;
+        /* A permutation given twice, in any order of its swaps. */
+        o.permute = "4-5;5-4";
         CHECK_STATUS(rpr_train(&o, g, E, NULL, NULL, &m, &err), RPR_EINVAL);
-        /* Several permutations and the empty spec are accepted. */
-        o.permute = "4-5;4-5";
-        CHECK_OK(rpr_train(&o, g, E, NULL, NULL, &m, &err), &err);
-        CHECK(m != NULL && m->ntrain == 3 * NO);
-        rpr_model_free(m);
+        CHECK(m == NULL && strstr(err.message, "permutation 2 repeats "
+                                               "permutation 1") != NULL);
+        /* More than MODEL_MAX_PERM distinct permutations within the
+         * length: 8 identical atoms, the 28 swaps a-b, then products of
+         * two disjoint swaps 1-2,c-d. */
+        {
+            const int h8[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+            char many[MODEL_PERMUTE_LEN];
+            size_t len = 0, count = 0, np = 9;
+            for (int a = 1; a <= 8; a++)
+                for (int b = a + 1; b <= 8; b++, count++)
+                    len += (size_t) snprintf(many + len, sizeof many - len,
+                                             "%d-%d;", a, b);
+            for (int c = 3; count <= MODEL_MAX_PERM; c++, count++)
+                len += (size_t) snprintf(many + len, sizeof many - len,
+                                         "1-2,%d-%d;", c, c + 1);
+            many[len - 1] = '\0';
+            CHECK(len < sizeof many && count == MODEL_MAX_PERM + 1);
+            memset(&err, 0, sizeof err);
+            CHECK_STATUS(train_permute_parse(many, 8, h8, NULL, &np, &err),
+                         RPR_EINVAL);
+            CHECK(np == 0 && strstr(err.message, "more than") != NULL);
+            /* Without the last one: accepted, all counted. */
+            *strrchr(many, ';') = '\0';
+            CHECK_OK(train_permute_parse(many, 8, h8, NULL, &np, &err), &err);
+            CHECK(np == MODEL_MAX_PERM);
+            /* Several permutations train N (1 + p) points: 4 identical
+             * atoms, 3 permutations, energies without gradients. */
+            enum { N4 = 6 };
+            double x4[N4 * 12], e4[N4];
+            test_rng r4 = {0x4a4};
+            for (size_t i = 0; i < N4 * 12; i++)
+                x4[i] = 3.0 * test_rng_uniform(&r4);
+            for (size_t i = 0; i < N4; i++)
+                e4[i] = test_rng_normal(&r4);
+            rpr_geoms *g4 = NULL;
+            CHECK_OK(rpr_geoms_new(4, N4, h8, x4, NULL, &g4, &err), &err);
+            o.permute = "1-2;3-4;1-2,3-4";
+            CHECK_OK(rpr_train(&o, g4, e4, NULL, NULL, &m, &err), &err);
+            CHECK(m != NULL && m->ntrain == 4 * N4);
+            rpr_model_free(m);
+            rpr_geoms_free(g4);
+        }
+        /* The empty spec is accepted. */
         o.permute = "";
         CHECK_OK(rpr_train(&o, g, E, NULL, NULL, &m, &err), &err);
         CHECK(m != NULL && m->ntrain == NO);
