@@ -33,6 +33,8 @@
 #   defaults), trained on the benchmark's training set (NTRAIN, 1000).
 #   Only the KREG potential drives the trajectories: the recorded
 #   properties do not change them, and spectra.sh can re-predict them.
+#   RELABEL (5-6,7-8; empty for none): the table also evaluates those
+#   models trained with rpr train --relabel RELABEL.
 STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
 . "$STUDY_DIR/common.sh"
 
@@ -59,6 +61,7 @@ PES_N=${PES_N:-1000}
 NTRAIN=${NTRAIN:-1000}
 NTEST=${NTEST:-1000}
 MD_MODEL=${MD_MODEL:-RE:gaussian:kabsch}
+RELABEL=${RELABEL-5-6,7-8}
 [ -x "$RPR_MD" ] || die "no rpr-md at $RPR_MD (set RPR_MD)"
 [ -x "$RPR_NX" ] || die "no rpr-nx at $RPR_NX (set RPR_NX)"
 
@@ -553,6 +556,16 @@ for f in $MODELS_EVAL; do
     polarizability-*) evalboth "$f" polarizability ;;
     esac
 done
+# The trajectories' property models again with the relabelling blend
+# (rpr train --relabel; docs/models.md), for comparison only.
+if [ -n "$RELABEL" ]; then
+    for prop in dipole polarizability; do
+        train_eval "$MODELS" "$prop-$md_d-$md_k-$md_f-relabel" "$prop" "$TR" \
+            "$TE" --descriptor "$md_d" --kernel "$md_k" --frame "$md_f" \
+            --relabel "$RELABEL"
+        evalboth "$MODELS/$prop-$md_d-$md_k-$md_f-relabel.xml" "$prop"
+    done
+fi
 {
     page_head 1
     cat <<EOF
@@ -568,6 +581,19 @@ EOF
     for r in iso traceless; do
         row "polarizability-$md_d-$md_k-$md_f" "$r" 'bohr^3'
     done
+    if [ -n "$RELABEL" ]; then
+        row "dipole-$md_d-$md_k-$md_f-relabel" '|mu|' 'e bohr'
+        for r in iso traceless; do
+            row "polarizability-$md_d-$md_k-$md_f-relabel" "$r" 'bohr^3'
+        done
+        cat <<EOF
+
+The rows ending in -relabel: the same models trained with \`--relabel $RELABEL\`
+(docs/models.md, Relabelling blend; results/permutations.md), which the
+trajectories did not record; they predict the g- excursions of the
+dynamics at the relabelling the data know.
+EOF
+    fi
     cat <<EOF
 
 ## Benchmark models (trained on $NTRAIN)
