@@ -24,11 +24,7 @@ static char dir[64];
 
 static const char *tmp_path(const char *name)
 {
-    static char buf[4][256];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return test_path(dir, name);
 }
 
 /* Write len bytes (so that text may contain NUL) to dir/name. */

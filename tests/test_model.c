@@ -58,11 +58,7 @@ static char dir[64]; /* scratch directory in the build tree */
 
 static const char *tmp_path(const char *name)
 {
-    static char buf[8][256];
-    static int k = 0;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return test_path(dir, name);
 }
 
 static char *read_text(const char *path, size_t *len)

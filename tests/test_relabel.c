@@ -53,11 +53,7 @@ static void die(const char *what, const rpr_error *err)
 
 static const char *tmp_path(const char *name)
 {
-    static char buf[8][256];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
+    return test_path(dir, name);
 }
 
 static void relabel(const double *x, double *px)

@@ -96,6 +96,17 @@ static inline double test_rng_normal(test_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/* DIR/NAME, in one of 8 rotating buffers, so that a few paths can be in
+ * use at once (a test's scratch files). */
+static inline const char *test_path(const char *dir, const char *name)
+{
+    static char buf[8][256];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+
 /* Uniformly random rotation (unit quaternion from four normals), row-major
  * R[9].  With reflect != 0 the result is multiplied by -1 (an inversion),
  * giving an improper orthogonal matrix. */
