@@ -296,6 +296,18 @@ swap_hydrogens() {
             }
         }' "$1"
 }
+# step_changes PRED: "row change" for every row of a prediction file after
+# the first: the norm of its change from the row before (Euclidean for the
+# 3 dipole columns; Frobenius for the 6 polarizability columns xx xy xz yy
+# yz zz, off-diagonals counted twice).
+step_changes() {
+    awk '{ d = 0
+        for (i = 1; i <= NF; i++) {
+            w = (NF == 6 && (i == 2 || i == 3 || i == 5)) ? 2 : 1
+            if (NR > 1) d += w * ($i - p[i]) ^ 2
+            p[i] = $i }
+        if (NR > 1) printf "%d %.9g\n", NR, sqrt(d) }' "$1"
+}
 rpr_ev_per_hartree() {
     sed -n 's/^#define RPR_EV_PER_HARTREE \([0-9.eE+-]*\).*/\1/p' \
         "$SRCDIR/src/rpr.h"

@@ -129,13 +129,7 @@ done
 # Frobenius for alpha, off-diagonals counted twice) and the frame of the
 # largest, "ratio frame".
 continuity() {
-    awk '{ d = 0
-        for (i = 1; i <= NF; i++) {
-            w = (NF == 6 && (i == 2 || i == 3 || i == 5)) ? 2 : 1
-            if (NR > 1) d += w * ($i - p[i]) ^ 2
-            p[i] = $i }
-        if (NR > 1) printf "%d %.9g\n", NR, sqrt(d) }' "$1" |
-        sort -g -k 2 | awk '{ c[NR] = $2; f[NR] = $1 }
+    step_changes "$1" | sort -g -k 2 | awk '{ c[NR] = $2; f[NR] = $1 }
         END { m = NR % 2 ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2
               printf "%.3g %d", c[NR] / m, f[NR] }'
 }

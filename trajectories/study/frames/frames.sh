@@ -128,14 +128,7 @@ done
 # ---------------------------------------------------------------- numbers
 # Per-step change of a prediction file (Euclidean for mu, Frobenius for
 # alpha, off-diagonals twice): "step change" lines.
-steps() {
-    awk '{ d = 0
-        for (i = 1; i <= NF; i++) {
-            w = (NF == 6 && (i == 2 || i == 3 || i == 5)) ? 2 : 1
-            if (NR > 1) d += w * ($i - p[i]) ^ 2
-            p[i] = $i }
-        if (NR > 1) printf "%d %.6g\n", NR, sqrt(d) }' "$1"
-}
+steps() { step_changes "$1"; }
 # max/median of the per-step change, and the torsion of the largest.
 continuity() { # PRED TORSION
     steps "$1" >"$OUT/steps.tmp"
