@@ -24,8 +24,12 @@
 #   MD_TMAX (5000) fs, MD_DT (0.5) fs, MD_T (300) K, MD_SEED (1: trajectory
 #   i uses seed MD_SEED + i), MD_STRIDE (100) fs between sampled geometries;
 #   MD_PARALLEL (1) trajectories at a time; LABEL_WORKERS (1) psi4
-#   processes; PES_N (1000) training geometries of the KREG potential
-#   (energies and gradients: 2.5 GB and 7 minutes at 1000); MD_ETOT_JUMP,
+#   processes; PES_N (500) training geometries of the KREG potential
+#   (energies and gradients) and PES_PERMUTE (5-6,7-8; empty for none)
+#   its --permute SPEC: the data hold one gauche, and the relabelled
+#   copies make the potential as good in the other (results/
+#   permutations.md); with them 500 geometries make a 25 000 x 25 000
+#   system (2.5 GB, a few minutes), as 1000 without; MD_ETOT_JUMP,
 #   MD_ETOT_DRIFT: rpr-md's energy checks (eV; its defaults 0.5, 0.5; a
 #   trajectory they stop is marked traj_NN.failed and left out); MD_MODEL
 #   descriptor:kernel:frame of the dipole and polarizability models that
@@ -57,7 +61,10 @@ MD_SEED=${MD_SEED:-1}
 MD_STRIDE=${MD_STRIDE:-100}
 MD_PARALLEL=${MD_PARALLEL:-1}
 LABEL_WORKERS=${LABEL_WORKERS:-1}
-PES_N=${PES_N:-1000}
+PES_N=${PES_N:-500}
+PES_PERMUTE=${PES_PERMUTE-5-6,7-8}
+PES=energy-grad-$PES_N
+[ -n "$PES_PERMUTE" ] && PES=$PES-permute
 NTRAIN=${NTRAIN:-1000}
 NTEST=${NTEST:-1000}
 MD_MODEL=${MD_MODEL:-RE:gaussian:kabsch}
@@ -88,8 +95,10 @@ reuse() { # FROM NAME
 }
 md_d=${MD_MODEL%%:*} md_f=${MD_MODEL##*:} md_k=${MD_MODEL#*:}
 md_k=${md_k%:*}
-reuse "$DATA/lc" "energy-grad-$PES_N"
-train_eval "$MODELS" "energy-grad-$PES_N" energy "train$PES_N" "$TE" --grad
+[ -z "$PES_PERMUTE" ] && reuse "$DATA/lc" "$PES"
+# shellcheck disable=SC2086
+train_eval "$MODELS" "$PES" energy "train$PES_N" "$TE" --grad \
+    ${PES_PERMUTE:+--permute $PES_PERMUTE}
 for prop in dipole polarizability; do
     reuse "$DATA/bench" "$prop-$md_d-$md_k-$md_f"
     train_eval "$MODELS" "$prop-$md_d-$md_k-$md_f" "$prop" "$TR" "$TE" \
@@ -98,7 +107,7 @@ done
 PAR=$MD/rpr-nx.par
 cat <<EOF | write_atomic "$PAR"
 # written by independent_md.sh
-energy = models/energy-grad-$PES_N.xml
+energy = models/$PES.xml
 dipole = models/dipole-$md_d-$md_k-$md_f.xml
 polarizability = models/polarizability-$md_d-$md_k-$md_f.xml
 properties = yes
@@ -283,7 +292,7 @@ if [ ! -f "$PERM/summary" ] || [ "$(cat "$PERM/trajectories" 2>/dev/null)" != "$
     for nn in $DONE; do cat "$SAMPLE/$nn.xyz"; done >"$PERM/x.xyz"
     swap_hydrogens "$PERM/x.xyz" >"$PERM/p.xyz"
     for set in x p; do
-        "$RPR" predict --model "$MODELS/energy-grad-$PES_N.xml" \
+        "$RPR" predict --model "$MODELS/$PES.xml" \
             --xyz "$PERM/$set.xyz" --out "$PERM/$set.energy" &&
             "$RPR" predict --model "$MODELS/dipole-$md_d-$md_k-$md_f.xml" \
                 --xyz "$PERM/$set.xyz" --out "$PERM/$set.dipole" &&
@@ -324,9 +333,9 @@ do not edit by hand.
     cd _build_study && sh ../trajectories/study/independent_md.sh --label
 
 - **Trajectories**: $MD_N runs of \`rpr-md\` with \`rpr-nx\` on the KREG
-  potential energy-grad-$PES_N (RE, gaussian, trained on energies and
+  potential $PES (RE, gaussian, trained on energies and
   gradients of the first $PES_N records of the permuted pool, $NPOOL
-  geometries, seed $STUDY_SEED); start: the lowest-energy training
+  geometries, seed $STUDY_SEED$([ -n "$PES_PERMUTE" ] && echo ", and on their copies with the hydrogen labels swapped, \`--permute $PES_PERMUTE\`, so that the g- side is not an extrapolation")); start: the lowest-energy training
   geometry with the Cl-C-C-Cl dihedral set to 0, $MD_DPHI, ...,
   $(((MD_N - 1) * MD_DPHI)) deg (\`--dihedral 3,1,2,4=PHI\`)$([ "$MD_MIRROR" = yes ] && echo ", a start above 180 deg replaced by its mirror image 360 - PHI (below)"), Maxwell-Boltzmann
   velocities at $MD_T K without net linear and angular momentum, a uniformly
@@ -447,7 +456,7 @@ between the two predictions estimates the models' extrapolation error on
 the g- side.  Over the $nsample sampled geometries
 (\`md/mirror-check/\`), grouped by whether the geometry as labelled lies
 inside or outside the data; for comparison, the RMSEs of the same models
-on the correlated test set are $(rmse_of "$MODELS/energy-grad-$PES_N.eval" E |
+on the correlated test set are $(rmse_of "$MODELS/$PES.eval" E |
         awk -v ev="$(rpr_ev_per_hartree)" '{ printf "%.2g", $1 * ev * 1000 }') meV (E),
 $(rmse_of "$MODELS/dipole-$md_d-$md_k-$md_f.eval" '|mu|' | awk '{ printf "%.2g", $1 }') e bohr (|mu|) and $(rmse_of "$MODELS/polarizability-$md_d-$md_k-$md_f.eval" traceless | awk '{ printf "%.2g", $1 }') bohr^3 (traceless alpha).
 
@@ -545,7 +554,7 @@ row() { # NAME ROW UNIT
         "$(rmse_of "$EV/$1.corr" "$2" | awk '{ printf "%.4g", $1 }')" \
         "$(rmse_of "$EV/$1.ind" "$2" | awk '{ printf "%.4g", $1 }')" "$3"
 }
-evalboth "$MODELS/energy-grad-$PES_N.xml" energy
+evalboth "$MODELS/$PES.xml" energy
 MODELS_EVAL="$MODELS/dipole-$md_d-$md_k-$md_f.xml $MODELS/polarizability-$md_d-$md_k-$md_f.xml"
 for f in "$DATA"/bench/*-principal.xml "$DATA"/bench/*-none.xml; do
     [ -f "$f" ] && MODELS_EVAL="$MODELS_EVAL $f"
@@ -575,8 +584,8 @@ fi
 | model | quantity | RMSE, correlated test | RMSE, independent MD set | unit |
 |---|---|---:|---:|---|
 EOF
-    row "energy-grad-$PES_N" E hartree
-    row "energy-grad-$PES_N" grad hartree/angstrom
+    row "$PES" E hartree
+    row "$PES" grad hartree/angstrom
     row "dipole-$md_d-$md_k-$md_f" '|mu|' 'e bohr'
     for r in iso traceless; do
         row "polarizability-$md_d-$md_k-$md_f" "$r" 'bohr^3'
