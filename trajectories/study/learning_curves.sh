@@ -228,6 +228,20 @@ EOF
         lc_table "$RUNS/energy-grad.lc" 'E RMSE (hartree)' \
             'gradient RMSE (hartree/angstrom)' 'train s'
         echo
+        echo "Hyperparameters chosen by the search (the search with gradients"
+        echo "runs on a random subset of about 100 geometries, so its choice"
+        echo "can change with N; where the error rises with N, compare them):"
+        echo
+        echo "| N | sigma, energies only | lambda | sigma, with gradients | lambda |"
+        echo "|---:|---:|---:|---:|---:|"
+        for n in $SIZES; do
+            [ -f "$RUNS/energy-only-$n.xml" ] || continue
+            printf '| %s | %s | %s |\n' "$n" \
+                "$(hyper_of "$RUNS/energy-only-$n.xml" | awk '$1 == "E" { printf "%.4g | %.3g", $2, $3 }')" \
+                "$([ -f "$RUNS/energy-grad-$n.xml" ] && hyper_of "$RUNS/energy-grad-$n.xml" |
+                    awk '$1 == "E" { printf "%.4g | %.3g", $2, $3 }' || echo "- | -")"
+        done
+        echo
         echo "Peak memory of the largest fit with gradients (N = $(tail -n 1 "$RUNS/energy-grad.lc" | awk '{ print $1 }')):" \
             "$(awk '{ printf "%.1f GB", $4 / 1048576 }' "$RUNS/energy-grad-$(tail -n 1 "$RUNS/energy-grad.lc" | awk '{ print $1 }').time")" \
             "(maximum resident set of \`rpr train\`)."
