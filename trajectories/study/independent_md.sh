@@ -382,7 +382,7 @@ Dihedral: the signed Cl-C-C-Cl angle of every step (IUPAC sign, as
 \`dihedrals.dat\`), unwrapped over the run for its range.  The pool's
 dihedrals cover $DLO .. 180 and -180 .. $DHI deg (0..180 with thermal
 spill-over); "outside 0..180" counts steps with phi < 0, "outside the
-data" steps with $DHI < phi < $DLO, where the models extrapolate (the g-
+data" steps with $DHI < phi < $DLO, where models trained on the data as labelled (without \`--permute\` or \`--relabel\`) extrapolate (the g-
 conformer at phi ~ -60 = 300 deg is the mirror image of g+, with the
 CH2 hydrogens' labels exchanged, which the descriptors distinguish).
 Energies from en.dat: the largest |Etot(t) - Etot(0)| and the lowest
