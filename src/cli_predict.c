@@ -148,7 +148,7 @@ int cli_predict(int argc, char **argv)
                     "kabsch_nref kabsch_rel_margin");
         for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
             fprintf(fh, " w_ref%d", r + 1);
-        fputc('\n', fh);
+        fputs(" w_relabel\n", fh);
     }
 
     const double *const xyz = rpr_geoms_xyz(geoms);
@@ -194,7 +194,9 @@ int cli_predict(int argc, char **argv)
             fprintf(fh, " %zu %.6g", h.kabsch_nref, h.kabsch_rel_margin);
             for (int r = 0; r < RPR_KABSCH_MAX_REFS; r++)
                 fprintf(fh, " %.6g", h.kabsch_weight[r]);
-            fputc('\n', fh);
+            /* rpr train --relabel: the weight of the geometry as given
+             * (1 for other models). */
+            fprintf(fh, " %.6g\n", h.relabel_weight);
         }
     }
     if (out != NULL) {

@@ -256,6 +256,22 @@ run 0 "$RPR" train --property dipole --xyz tr.xyz --values tr_mu.dat \
     --relabel-band 1.5 --out relabel.xml
 run 0 "$RPR" info relabel.xml && stdout_has "relabel:       5-6,7-8:" &&
     stdout_has "band 1.5"
+# --health ends with w_relabel: in [0, 1], and w(x) + w(Px) = 1 (exact in
+# the library; each printed to 6 significant digits, so within 1e-6).
+awk 'NR == 1 { per = $1 + 2 } { l = (NR - 1) % per; line[l] = $0 }
+    l == per - 1 { for (k = 0; k < per; k++) { j = k
+        if (k == 6) j = 7; else if (k == 7) j = 6
+        else if (k == 8) j = 9; else if (k == 9) j = 8
+        print line[j] } }' tr.xyz >tr_swap.xyz
+run 0 "$RPR" predict --model relabel.xml --xyz tr.xyz --out rl.pred --health rl.h &&
+    run 0 "$RPR" predict --model relabel.xml --xyz tr_swap.xyz --out rl_swap.pred \
+        --health rl_swap.h
+grep -q ' w_relabel$' rl.h || fail "--health: no w_relabel column"
+paste -d ' ' rl.h rl_swap.h | awk '!/^#/ { n = NF / 2; a = $n; b = $NF
+    if (a < 0 || a > 1 || (a + b - 1) ^ 2 > 1e-12) bad++; k++ }
+    END { exit !(k > 0 && bad == 0) }' ||
+    fail "--health: w_relabel outside [0, 1] or w(x) + w(Px) != 1"
+cmp -s rl.pred rl_swap.pred || fail "--relabel: prediction at Px differs from x"
 
 # --kabsch-ref / --kabsch-refs: references that do not fit are refused.
 awk 'NR > 2 && NR <= 9' tr.xyz | { echo 7; echo "seven atoms"; cat; } >ref7.xyz
