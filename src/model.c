@@ -534,10 +534,10 @@ struct rpr_workspace {
     double *a;                /* [ntrain] per-point weights of the gradient */
     double *xq;               /* [ntrain] x . q_j (KREG) */
     double *gx;               /* [D] dE/dx */
-    /* Relabelling blend (sizes 0 without): the relabelled geometry Px
+    /* Relabelling blend (NULL without): the relabelled geometry Px
      * [natoms][3] bohr, coordinates in angstrom [natoms][3], an ID vector
-     * [npairs], squared ID distances and their exponentials [relabel_n],
-     * and Px's prediction [MODEL_MAX_COMP]. */
+     * [npairs], and the squared ID distances, then their exponentials,
+     * to the training geometries [relabel_n]. */
     size_t relabel_n;
     double *rxyz, *rxa, *rid, *rd;
 };
