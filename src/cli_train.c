@@ -83,6 +83,20 @@ static void cli_train_usage(FILE *f)
         "lambda\n"
         "  --validation-fraction X   hold-out share (default 0.2)\n"
         "  --seed N           seed of the split (default fixed: runs repeat)\n"
+        "  --kreg-search-dim D    energy models: the search trains on a "
+        "seeded\n"
+        "                     subset of system dimension <= D (energies +\n"
+        "                     gradient components; default 2500, ~100 DCE\n"
+        "                     geometries with gradients; cost ~ D^3)\n"
+        "  --kreg-validation N    energy models: validate the search on at "
+        "most\n"
+        "                     N geometries, the subset's held-out share and\n"
+        "                     those outside it (default 1000, 0 for all)\n",
+        RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
+    /* A second call: one string literal may hold 4095 characters in ISO
+     * C (-Woverlength-strings). */
+    fprintf(
+        f,
         "  --prior mean|zero  subtract the training mean (default) or not\n"
         "  --sign-average     average the principal frame over its 8 axis "
         "sign\n"
@@ -104,12 +118,7 @@ static void cli_train_usage(FILE *f)
         "                     (N (1+p) (1+3 natoms))^2 doubles (25 N (1+p) "
         "for 8 atoms).\n"
         "                     sigma, lambda are searched on the N originals "
-        "alone\n",
-        RPR_KABSCH_MAX_REFS, def.kabsch_nref, RPR_KABSCH_MAX_REFS);
-    /* A second call: one string literal may hold 4095 characters in ISO
-     * C (-Woverlength-strings). */
-    fprintf(
-        f,
+        "alone\n"
         "  --relabel SPEC     one permutation P of identical atoms "
         "(\"5-6,7-8\"):"
         "\n"
@@ -188,6 +197,8 @@ int cli_train(int argc, char **argv)
         OPT_CRITERION,
         OPT_VALFRAC,
         OPT_SEED,
+        OPT_KREG_DIM,
+        OPT_KREG_VAL,
         OPT_PRIOR,
         OPT_SIGN_AVERAGE,
         OPT_PERMUTE,
@@ -217,6 +228,8 @@ int cli_train(int argc, char **argv)
         {"criterion", required_argument, NULL, OPT_CRITERION},
         {"validation-fraction", required_argument, NULL, OPT_VALFRAC},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"kreg-search-dim", required_argument, NULL, OPT_KREG_DIM},
+        {"kreg-validation", required_argument, NULL, OPT_KREG_VAL},
         {"prior", required_argument, NULL, OPT_PRIOR},
         {"sign-average", no_argument, NULL, OPT_SIGN_AVERAGE},
         {"permute", required_argument, NULL, OPT_PERMUTE},
@@ -325,6 +338,20 @@ int cli_train(int argc, char **argv)
                 !(opt.validation_fraction > 0.0 &&
                   opt.validation_fraction < 1.0))
                 return cli_train_bad("validation-fraction", optarg);
+            break;
+        }
+        case OPT_KREG_DIM:
+        case OPT_KREG_VAL: {
+            const int dim = c == OPT_KREG_DIM;
+            char *end;
+            errno = 0;
+            const unsigned long long v = strtoull(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || errno != 0 ||
+                optarg[0] == '-' || (dim && v == 0) || v > SIZE_MAX)
+                return cli_train_bad(
+                    dim ? "kreg-search-dim" : "kreg-validation", optarg);
+            *(dim ? &opt.kreg_search_dim : &opt.kreg_search_validation) =
+                (size_t) v;
             break;
         }
         case OPT_SEED: {

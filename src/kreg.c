@@ -584,6 +584,7 @@ void kreg_search_options_default(kreg_search_options *o)
     o->criterion = KREG_SELECT_AUTO;
     o->validation_fraction = 0.2;
     o->max_dim = 2500;
+    o->max_validation = 1000;
     o->seed = 1;
     o->nlg_sigma = 6;
     o->nlg_lambda = 6;
@@ -779,10 +780,21 @@ static rpr_status kreg_search_check(const kreg_search_options *o,
     return RPR_OK;
 }
 
+static void kreg_reverse(size_t *a, size_t n)
+{
+    for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+        const size_t t = a[i];
+        a[i] = a[j - 1];
+        a[j - 1] = t;
+    }
+}
+
 /*
- * Draw the search set: a seeded random permutation; the first nval
- * geometries validate, the next nsub train, with the largest total such
- * that the sub-training system dimension is <= max_dim.
+ * Draw the search set: a seeded random permutation whose first nsub
+ * geometries train and the next nval validate.  The subset is the
+ * largest whose sub-training part (1 - validation_fraction of it) has a
+ * system dimension <= max_dim; its held-out part validates, and so do the
+ * geometries outside the subset, up to max_validation in all.
  */
 static rpr_status kreg_search_split(const kreg_data *d,
                                     const kreg_search_options *o, size_t *perm,
@@ -818,10 +830,18 @@ static rpr_status kreg_search_split(const kreg_data *d,
     free(pre);
     if (*nsub == 0)
         return RPR_FAIL(err, RPR_EINVAL,
-                        "kreg search: needs at least 2 geometries and max_dim "
-                        ">= %zu (one geometry with gradients; got %zu "
-                        "geometries, max_dim %zu)",
+                        "kreg search: needs at least 2 geometries and a "
+                        "search dimension (max_dim, rpr train "
+                        "--kreg-search-dim) >= %zu, one geometry with "
+                        "gradients; got %zu geometries, dimension %zu",
                         1 + d->ncoord, N, o->max_dim);
+    /* Sub-training first, then the held-out share, then the rest: rotate
+     * the first nval + nsub entries left by nval (three reversals). */
+    kreg_reverse(perm, *nval);
+    kreg_reverse(perm + *nval, *nsub);
+    kreg_reverse(perm, *nval + *nsub);
+    const size_t rest = N - *nsub, cap = o->max_validation;
+    *nval = cap == 0 || cap >= rest ? rest : cap > *nval ? cap : *nval;
     return RPR_OK;
 }
 
@@ -924,12 +944,12 @@ rpr_status kreg_search(const kreg_data *d, double prior,
     st = kreg_search_split(d, o, perm, &nval, &nsub, err);
     if (st != RPR_OK)
         goto cleanup;
-    s.val = perm;
+    s.val = perm + nsub;
     s.nval = nval;
     if (s.crit != KREG_SELECT_ENERGY) {
         size_t ngv = 0;
         for (size_t k = 0; k < nval; k++)
-            ngv += kreg_has_grad(d, perm[k]) ? 1 : 0;
+            ngv += kreg_has_grad(d, s.val[k]) ? 1 : 0;
         if (ngv == 0) {
             st = RPR_FAIL(err, RPR_EINVAL,
                           "kreg search: the gradient criterion needs "
@@ -939,7 +959,7 @@ rpr_status kreg_search(const kreg_data *d, double prior,
             goto cleanup;
         }
     }
-    st = kreg_search_gather(&s, perm + nval, nsub, err);
+    st = kreg_search_gather(&s, perm, nsub, err);
     if (st != RPR_OK)
         goto cleanup;
     st = kreg_system_size(&s.sub, &s.m, &bytes, err);

@@ -190,6 +190,12 @@ typedef struct kreg_search_options {
      * final fit (kreg_fit) uses all geometries.  Default 2500: about 100
      * DCE geometries with gradients, or 2500 without. */
     size_t max_dim;
+    /* Validation geometries at most.  When not all geometries fit in the
+     * sub-training set, the ones left out validate too: a prediction
+     * costs little next to a factorisation, and 25 validation geometries
+     * choose sigma and lambda by chance (docs/models.md, KREG search).
+     * Never fewer than the held-out share; 0: no cap.  Default 1000. */
+    size_t max_validation;
     uint64_t seed; /* draw and split are reproducible */
     /* MLatom's nested log2 grids: nlg points between lo and hi, refined
      * lg_depth times around the best.  Defaults 6, 6, 3; sigma 2..9,
@@ -213,7 +219,8 @@ typedef struct kreg_choice {
     double rmse_energy; /* validation energy RMSE there, hartree */
     double rmse_grad;   /* validation gradient RMSE there (NaN if the
                            validation set has no gradients) */
-    size_t nsub, nval;  /* geometries in sub-training and validation */
+    size_t nsub, nval;  /* geometries in sub-training and validation
+                           (the held-out share and those left out) */
     size_t nfits;       /* Cholesky factorisations done */
 } kreg_choice;
 

@@ -391,6 +391,16 @@ typedef struct rpr_train_options {
      * the kernel's defaults). */
     int nlg_sigma, nlg_lambda, lg_depth;
     double lg_sigma_lo, lg_sigma_hi, lg_lambda_lo, lg_lambda_hi;
+    /* Energy models (KREG): the search factorises a sub-training system
+     * of dimension <= kreg_search_dim (energies + gradient components;
+     * default 2500, about 100 dichloroethane geometries with gradients),
+     * a seeded subset with its validation_fraction share held out.  The
+     * held-out share and the geometries outside the subset validate, at
+     * most kreg_search_validation of them (default 1000, 0 for no cap,
+     * never fewer than the share).  Memory: two search systems, 2 x 50 MB
+     * at 2500; time grows as kreg_search_dim^3.  A dimension below that
+     * of two geometries is refused (RPR_EINVAL). */
+    size_t kreg_search_dim, kreg_search_validation;
     /* Admissibility of a searched (sigma, lambda), dimensionless: a
      * prediction sum_i alpha_i k_i rounds by about eps A relative, with
      * A = sum_i |alpha_i| max K_ij / max_i |y_i| (y the training labels

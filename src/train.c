@@ -54,6 +54,8 @@ void rpr_train_options_default(rpr_train_options *opt)
     opt->lg_sigma_hi = NAN;
     opt->lg_lambda_lo = -35.0;
     opt->lg_lambda_hi = -6.0;
+    opt->kreg_search_dim = 2500; /* kreg.h gives the reason */
+    opt->kreg_search_validation = 1000;
     /* rpr.h gives the reason: predictions reproducible to ~1e-10. */
     opt->rounding_tol = 1e-10;
     opt->xyz_eq = NULL;
@@ -1128,6 +1130,8 @@ static rpr_status train_kreg(const rpr_train_options *opt, rpr_model *m,
             so.lg_sigma_hi = opt->lg_sigma_hi;
         so.lg_lambda_lo = opt->lg_lambda_lo;
         so.lg_lambda_hi = opt->lg_lambda_hi;
+        so.max_dim = opt->kreg_search_dim;
+        so.max_validation = opt->kreg_search_validation;
         if (opt->lambda_grad >= 0.0) {
             /* lambda_grad given with lambda searched: not expressible as
              * a fixed ratio, so refuse rather than ignore it. */

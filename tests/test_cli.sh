@@ -184,6 +184,18 @@ st=$?
 grep -q '^energy ' out && grep -q '^gradient ' out || fail "verify energy lines: $(cat out)"
 if grep -q '^passed: ' out; then [ $st -eq 0 ]; else [ $st -eq 1 ]; fi ||
     fail "rpr verify exit $st does not match: $(cat out)"
+# The KREG search's size options reach the search: a dimension below one
+# geometry with gradients (1 + 3 x 8 = 25) is refused by it.
+run 2 "$RPR" train --property energy --xyz tre.xyz --values tre_e.dat \
+    --grad tre_g.dat --kreg-search-dim 0 --out bad.xml &&
+    stderr_is "rpr train: bad value '0' for --kreg-search-dim"
+run 2 "$RPR" train --property energy --xyz tre.xyz --values tre_e.dat \
+    --grad tre_g.dat --kreg-validation -5 --out bad.xml &&
+    stderr_is "rpr train: bad value '-5' for --kreg-validation"
+run 1 "$RPR" train --property energy --xyz tre.xyz --values tre_e.dat \
+    --grad tre_g.dat --kreg-search-dim 24 --out bad.xml &&
+    stderr_has "(max_dim, rpr train --kreg-search-dim) >= 25"
+[ -e bad.xml ] && fail "--kreg-search-dim 24: rpr train left bad.xml"
 
 # ---------------------------------------------------------------- bad input
 # Each: status 1, one line naming file and line, and no output file.

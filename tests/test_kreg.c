@@ -930,9 +930,28 @@ static void test_search(void)
     CHECK_OK(kreg_search(&d, prior, &o, &a, &err), &err);
     CHECK_OK(kreg_search(&d, prior, &o, &b, &err), &err);
     CHECK(memcmp(&a, &b, sizeof a) == 0);
-    /* nsub geometries of dimension <= 200 (each 13 or 1), nval the
-     * rounded share; all 40 do not fit. */
-    CHECK(a.nsub + a.nval < s.N && a.nval >= 1);
+    /* All 40 geometries (dimension 13 with gradients, else 1) do not fit
+     * in 200: the sub-training set is the largest that does with its 20 %
+     * share held out, and every geometry outside it validates. */
+    size_t dim = 0;
+    for (size_t i = 0; i < s.N; i++)
+        dim += s.present[i] ? 13 : 1;
+    CHECK(dim > o.max_dim);
+    CHECK(a.nsub >= 2 && a.nsub + a.nval == s.N);
+    /* Capped: never below the held-out share of the subset, 20 % of
+     * nsub + share. */
+    o.max_validation = 1;
+    CHECK_OK(kreg_search(&d, prior, &o, &b, &err), &err);
+    const size_t share = b.nval;
+    CHECK(b.nsub == a.nsub && share >= 1 && share < a.nval &&
+          share == (size_t) lround(0.2 * (double) (b.nsub + share)));
+    o.max_validation = share + 3;
+    CHECK_OK(kreg_search(&d, prior, &o, &b, &err), &err);
+    CHECK(b.nsub == a.nsub && b.nval == share + 3);
+    o.max_validation = 0; /* no cap */
+    CHECK_OK(kreg_search(&d, prior, &o, &b, &err), &err);
+    CHECK(b.nval == a.nval && b.error == a.error);
+    o.max_validation = 1000;
     CHECK(a.nfits ==
           (size_t) (4 * 2) * 2 * (4 * 2)); /* sigma x ratio x lambda */
     CHECK(a.error == a.rmse_grad && isfinite(a.error));
