@@ -17,13 +17,16 @@
 # |Cl-C-C-Cl| > 120 deg.  Writes docs/results/spectra.md, spectra.png and
 # spectra-frames.png.
 # Settings (environment): SCALE (0.90) frequency scaling factor of the
-# figures; SPEC_MIRROR (yes): re-predict the MD's models along the
-# trajectories with the mirror map (hydrogen labels swapped where the
-# dihedral is negative; see props below) and use them for the main figure
-# and the scaling factor, the comparison models mirror-mapped too; no uses
-# the properties rpr-nx recorded; SPEC_COMPARE descriptor:kernel:frame
-# ("" for none); MD_N,
-# MD_DPHI, MD_MIRROR, MD_TMAX, MD_T, NTRAIN as in independent_md.sh;
+# figures; SPEC_MAP: how the g- half of the dynamics (outside the data's
+# 0..180 deg) is predicted for the main figure and the scaling factor, by
+# re-predicting along the trajectories: relabel (default) with the MD's
+# descriptor, kernel and frame trained with rpr train --relabel RELABEL
+# (5-6,7-8; a smooth blend of the two hydrogen labellings, what run.sh
+# uses), mirror with the MD's own models and the hydrogen labels swapped
+# where the dihedral is negative (a hard switch; see props below), none
+# for the properties rpr-nx recorded; the comparison models are treated
+# the same way.  SPEC_COMPARE descriptor:kernel:frame ("" for none); MD_N,
+# MD_DPHI, MD_MIRROR, MD_TMAX, MD_T, NTRAIN, NTEST as in independent_md.sh;
 # SPEC_OPTS, extra options of rpr spectrum.
 STUDY_DIR=$(cd "$(dirname "$0")" && pwd) || exit 1
 . "$STUDY_DIR/common.sh"
@@ -34,7 +37,13 @@ MD_T=${MD_T:-300}
 MD_TMAX=${MD_TMAX:-5000}
 NTRAIN=${NTRAIN:-1000}
 SPEC_OPTS=${SPEC_OPTS:-}
-SPEC_MIRROR=${SPEC_MIRROR:-yes}
+SPEC_MAP=${SPEC_MAP:-relabel}
+RELABEL=${RELABEL:-5-6,7-8}
+NTEST=${NTEST:-1000}
+case $SPEC_MAP in
+relabel | mirror | none) ;;
+*) die "SPEC_MAP is relabel, mirror or none (got $SPEC_MAP)" ;;
+esac
 command -v gnuplot >/dev/null 2>&1 || die "gnuplot is needed"
 
 prepare_data
@@ -157,14 +166,30 @@ model_set() {
     [ -f "$SPEC/$1/polarizability.xml" ] || cp "$3" "$SPEC/$1/polarizability.xml"
 }
 # MAIN: the set of the main figure and of the scaling factor; SETS: all.
+# With SPEC_MAP relabel, the MD's models with --relabel are those of
+# independent_md.sh (same name, same data and options: whichever script
+# runs first trains them).
 sfx=""
-[ "$SPEC_MIRROR" = yes ] && sfx=-mirror
+[ "$SPEC_MAP" != none ] && sfx=-$SPEC_MAP
+ntest=$((NPOOL - NTRAIN))
+[ "$ntest" -gt "$NTEST" ] && ntest=$NTEST
+subset "train$NTRAIN" 0 "$NTRAIN"
+subset "test$NTRAIN-$ntest" "$NTRAIN" "$ntest"
 MAIN=md
 SETS=md
-if [ "$SPEC_MIRROR" = yes ]; then
-    MAIN=$md_name-mirror
-    model_set "$MAIN" "$MD/models/dipole-$md_name.xml" \
-        "$MD/models/polarizability-$md_name.xml"
+if [ "$SPEC_MAP" != none ]; then
+    MAIN=$md_name$sfx
+    mdir=$MD/models mname=$md_name
+    if [ "$SPEC_MAP" = relabel ]; then
+        mname=$md_name-relabel
+        for prop in dipole polarizability; do
+            train_eval "$mdir" "$prop-$mname" "$prop" "train$NTRAIN" \
+                "test$NTRAIN-$ntest" --descriptor "$md_d" --kernel "$md_k" \
+                --frame "$md_f" --relabel "$RELABEL"
+        done
+    fi
+    model_set "$MAIN" "$mdir/dipole-$mname.xml" \
+        "$mdir/polarizability-$mname.xml"
     SETS="md $MAIN"
     for nn in $TRAJ; do
         props_make "$MAIN" "$nn"
@@ -175,17 +200,16 @@ if [ -n "$SPEC_COMPARE" ]; then
     c_k=${c_k%:*}
     cmod=$c_d-$c_k-$c_f
     cset=$cmod$sfx
-    ntest=$((NPOOL - NTRAIN))
-    [ "$ntest" -gt 1000 ] && ntest=1000
-    subset "train$NTRAIN" 0 "$NTRAIN"
-    subset "test$NTRAIN-$ntest" "$NTRAIN" "$ntest"
+    cname=$cmod
+    [ "$SPEC_MAP" = relabel ] && cname=$cmod-relabel
     for prop in dipole polarizability; do
-        train_eval "$SPEC/models" "$prop-$cmod" "$prop" "train$NTRAIN" \
+        # shellcheck disable=SC2046
+        train_eval "$SPEC/models" "$prop-$cname" "$prop" "train$NTRAIN" \
             "test$NTRAIN-$ntest" --descriptor "$c_d" --kernel "$c_k" \
-            --frame "$c_f"
+            --frame "$c_f" $([ "$SPEC_MAP" = relabel ] && echo --relabel "$RELABEL")
     done
-    model_set "$cset" "$SPEC/models/dipole-$cmod.xml" \
-        "$SPEC/models/polarizability-$cmod.xml"
+    model_set "$cset" "$SPEC/models/dipole-$cname.xml" \
+        "$SPEC/models/polarizability-$cname.xml"
     SETS="$SETS $cset"
     for nn in $TRAJ; do
         props_make "$cset" "$nn"
@@ -300,6 +324,7 @@ label_of() {
     case $1 in
     md) echo "$md_d $md_k $md_f as recorded by rpr-nx" ;;
     *-mirror) echo "$(echo "${1%-mirror}" | tr '-' ' '), mirror-mapped" ;;
+    *-relabel) echo "$(echo "${1%-relabel}" | tr '-' ' '), --relabel" ;;
     *) echo "$1" | tr '-' ' ' ;;
     esac
 }
@@ -344,7 +369,7 @@ if [ -n "$SPEC_COMPARE" ]; then
     gnuplot <<EOF || die "gnuplot failed"
 set terminal pngcairo size 1100,820 font "Sans,10"
 set output "$FIG2.tmp"
-set multiplot layout 2,1 title "The same $ntraj trajectories: $md_f frame (black), $c_f frame (green)$([ "$MAIN" != md ] && echo ", $md_f frame without the mirror map (grey)")"
+set multiplot layout 2,1 title "The same $ntraj trajectories: $md_f frame (black), $c_f frame (green)$([ "$MAIN" != md ] && echo ", $md_f frame as recorded, without $SPEC_MAP (grey)")"
 set xrange [0:3300]
 set xtics 200
 set logscale y
@@ -367,6 +392,39 @@ EOF
 fi
 
 # ---------------------------------------------------------------- page
+# map_text: how the main figure's properties were made (SPEC_MAP).
+map_text() {
+    case $SPEC_MAP in
+    relabel)
+        cat <<EOF
+, and
+  re-predicted at every step by the same descriptor, kernel and frame
+  trained with \`rpr train --relabel $RELABEL\` (docs/models.md,
+  Relabelling blend; what run.sh uses): the prediction blends the two
+  hydrogen labellings with a smooth weight from the training data's
+  density, so the g- side (outside the data's 0..180) is predicted as the
+  mirror image of a geometry inside the data, and the anti seam at 180 deg
+  has no switch.  The models as recorded extrapolate there (the mirror
+  check of independent.md).  The main figure and the scaling factor use
+  the --relabel properties
+EOF
+        ;;
+    mirror)
+        cat <<EOF
+, and
+  re-predicted at every step with the mirror map: where the Cl-C-C-Cl
+  dihedral is negative (the g- side, outside the data's 0..180) the models
+  are evaluated at the same geometry with the two hydrogens of each carbon
+  swapped, which moves no atom (the same molecule, the same lab-frame
+  dipole and polarizability) but shows the descriptors the mirror image of
+  a geometry inside the data (a hard switch where the dihedral changes
+  sign).  Without it the models extrapolate there: see the mirror check of
+  independent.md.  The main figure and the scaling factor use the
+  mirror-mapped $md_d $md_k $md_f properties
+EOF
+        ;;
+    esac | awk 'NR > 1 { printf "\n" } { printf "%s", $0 }'
+}
 jumps() { # SET KIND: jump warnings of the all-trajectory spectrum
     awk '/changes by/ { n++ } /and [0-9]+ more jumps/ {
         for (i = 1; i <= NF; i++) if ($i == "and") n += $(i + 1) }
@@ -385,15 +443,7 @@ edit by hand.
   [independent.md](independent.md) that reached $MD_TMAX fs (rpr-md, KREG
   potential, $MD_T K, NVE, random orientation, 0.5 fs step$([ "$MD_MIRROR" = yes ] && echo "; starts above 180 deg mirrored to 360 - phi, see there"));
   dipoles and polarizabilities from the $md_d $md_k $md_f models (rpr's
-  defaults), recorded by rpr-nx at every step in the lab frame$([ "$MAIN" != md ] && echo ", and
-  re-predicted at every step with the mirror map: where the Cl-C-C-Cl
-  dihedral is negative (the g- side, outside the data's 0..180) the models
-  are evaluated at the same geometry with the two hydrogens of each carbon
-  swapped, which moves no atom (the same molecule, the same lab-frame
-  dipole and polarizability) but shows the descriptors the mirror image of
-  a geometry inside the data.  Without it the models extrapolate there:
-  see the mirror check of independent.md.  The main figure and the scaling
-  factor use the mirror-mapped $md_d $md_k $md_f properties").  Conformer of a trajectory: anti if more
+  defaults), recorded by rpr-nx at every step in the lab frame$(map_text).  Conformer of a trajectory: anti if more
   than half of its steps have |Cl-C-C-Cl| > 120 deg, else gauche
   (anti:$ANTI; gauche:$GAUCHE).
 - **Spectra**: \`rpr spectrum ir|raman -T $MD_T --scale S\` (defaults
