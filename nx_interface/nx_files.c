@@ -629,16 +629,16 @@ rpr_status nx_files_write_matrix(const char *path, size_t nrows, size_t ncols,
 /* ------------------------------------------------------------ properties */
 
 static const char nx_files_header[] =
-    "# rpr-nx properties, format 2\n"
+    "# rpr-nx properties, format 3\n"
     "# columns: t_fs step run energy mu_x mu_y mu_z alpha_xx alpha_xy "
     "alpha_xz alpha_yy alpha_yz alpha_zz gap12 gap23 sign_min w_principal "
-    "w_kabsch kabsch_rel_margin blend_fallback\n"
+    "w_kabsch kabsch_rel_margin blend_fallback w_relabel\n"
     "# units: t_fs fs; energy hartree; mu e*bohr (lab frame); alpha bohr^3 "
     "(lab frame); the rest dimensionless\n";
 
 enum {
-    NX_RECORD_FIELDS = 20,
-    NX_RECORD_NUMBERS = 17, /* energy .. blend_fallback */
+    NX_RECORD_FIELDS = 21,
+    NX_RECORD_NUMBERS = 18, /* energy .. w_relabel */
     NX_RECORD_MAX = 1024,   /* bytes of a formatted record, generous */
     NX_TAIL = 4096          /* bytes read from the end of the file */
 };
@@ -672,6 +672,7 @@ static void nx_files_record_numbers(const nx_record *rec, double v[])
     v[14] = rec->w_kabsch;
     v[15] = rec->kabsch_rel_margin;
     v[16] = rec->blend_fallback;
+    v[17] = rec->w_relabel;
 }
 
 /* The record as one line with its line break; returns the length. */
@@ -804,8 +805,8 @@ rpr_status nx_files_props_upsert(const char *path, const nx_record *rec,
         st = nx_files_fail(err, RPR_EPARSE,
                            "%s:1: not an rpr-nx property file of this "
                            "format (the first line must be \"# rpr-nx "
-                           "properties, format 2\"; format 1 files lack "
-                           "two columns); move it away",
+                           "properties, format 3\"; formats 1 and 2 lack "
+                           "columns); move it away",
                            path);
         goto cleanup;
     }
@@ -932,6 +933,7 @@ rpr_status nx_files_props_read(const char *path, nx_record **recs, size_t *n,
         rec->w_kabsch = v[14];
         rec->kabsch_rel_margin = v[15];
         rec->blend_fallback = v[16];
+        rec->w_relabel = v[17];
         count++;
     }
     *recs = r;

@@ -187,6 +187,9 @@ typedef struct nx_record {
      * NaN without a Kabsch frame. */
     double kabsch_rel_margin;
     double blend_fallback; /* 1: every blend weight was 0; else 0 */
+    /* Weight of the geometry as given in the relabelling blend (1 for
+     * models without --relabel; rpr_frame_health.relabel_weight). */
+    double w_relabel;
 } nx_record;
 
 /* The three header lines of the property file, each ending in '\n'. */

@@ -500,7 +500,7 @@ static rpr_status rpr_nx_predict(rpr_nx *nx, rpr_error *err)
         r->alpha[c] = NAN;
     r->gap12 = r->gap23 = r->sign_min = NAN;
     r->w_principal = r->w_kabsch = NAN;
-    r->kabsch_rel_margin = r->blend_fallback = NAN;
+    r->kabsch_rel_margin = r->blend_fallback = r->w_relabel = NAN;
     /* The frame columns come from the dipole model, else the
      * polarizability model. */
     int have_health = 0;
@@ -538,6 +538,7 @@ static rpr_status rpr_nx_predict(rpr_nx *nx, rpr_error *err)
             r->w_kabsch = h.weight_kabsch;
             r->kabsch_rel_margin = h.kabsch_rel_margin;
             r->blend_fallback = h.blend_fallback;
+            r->w_relabel = h.relabel_weight;
         }
     }
     return RPR_OK;

@@ -335,12 +335,12 @@ static rpr_status spectrum_parse_comment(const char *path, size_t lineno,
         if (f != NULL) {
             char *end;
             const long v = strtol(f + 6, &end, 10);
-            /* Columns are found by name, so format 2 (two frame
-             * columns more) reads as format 1 does. */
-            if (end == f + 6 || v < 1 || v > 2)
+            /* Columns are found by name, so formats 2 and 3 (frame
+             * columns more) read as format 1 does. */
+            if (end == f + 6 || v < 1 || v > 3)
                 return RPR_FAIL(err, RPR_EPARSE,
                                 "%s:%zu: property file format '%.20s' (this "
-                                "rpr reads formats 1 and 2)",
+                                "rpr reads formats 1 to 3)",
                                 path, lineno, f + 6);
         }
         return RPR_OK;

@@ -23,7 +23,9 @@ fail() { echo "test_nx: FAIL: $*" >&2; fails=$((fails + 1)); }
 # The first 100 geometries; each XYZ frame and each gradient block of the
 # files is 10 lines (8 atoms).  Fixed sigma and lambda (values a
 # hyperparameter search chose on these data) keep training to seconds; the
-# test is about the interface, not the model's accuracy.
+# test is about the interface, not the model's accuracy.  The dipole model
+# uses the relabelling blend, as run.sh's does (its weight is a column of
+# the property file).
 D=$tmp/data
 mkdir -p "$D" "$tmp/models"
 head -n 1000 dce/geoms.xyz > "$D/train.xyz"
@@ -34,7 +36,7 @@ head -n 100 dce/polarizabilities.dat > "$D/alpha.dat"
 "$RPR" train -q --property energy --xyz "$D/train.xyz" --values "$D/e.dat" \
     --grad "$D/g.dat" --sigma 4 --lambda 2.8e-7 --out "$tmp/models/energy.xml"
 "$RPR" train -q --property dipole --xyz "$D/train.xyz" --values "$D/mu.dat" \
-    --sigma 1.03 --lambda 5e-5 --out "$tmp/models/dipole.xml"
+    --sigma 1.03 --lambda 5e-5 --relabel 5-6,7-8 --out "$tmp/models/dipole.xml"
 "$RPR" train -q --property polarizability --xyz "$D/train.xyz" \
     --values "$D/alpha.dat" --sigma 1.03 --lambda 2e-5 \
     --out "$tmp/models/polarizability.xml"
@@ -100,7 +102,7 @@ awk -v c=0.52917721092 'NR == FNR { if (NR > 2) { g[n++] = $1; g[n++] = $2; g[n+
 cmp -s "$T/TEMP/grad" "$T/TEMP/grad.all" || fail "grad.all differs from grad (nstat = 1)"
 rec=$(tail -n 1 "$T/RESULTS/rpr-properties.dat")
 set -- $rec
-[ $# -eq 20 ] || fail "property record has $# fields: $rec"
+[ $# -eq 21 ] || fail "property record has $# fields: $rec"
 [ "$1 $2 $3" = "0.0000 0 initial" ] || fail "record starts '$1 $2 $3'"
 [ "$4" = "$(cat "$D/e.pred")" ] || fail "record energy $4"
 [ "$5 $6 $7" = "$(cat "$D/mu.pred")" ] || fail "record dipole '$5 $6 $7' vs '$(cat "$D/mu.pred")'"
@@ -108,15 +110,17 @@ set -- $rec
     fail "record polarizability differs from rpr predict"
 # Frame columns against --health (printed there with 6 significant digits:
 # relative error <= 5e-6): gap12 gap23 min(sign reliabilities) w_principal
-# w_kabsch kabsch_rel_margin (--health columns 5, 6, 7-9, 13, 14, 17), and
-# blend_fallback (column 15, an integer: equal).
-echo "${14} ${15} ${16} ${17} ${18} ${19} ${20}" > "$D/health.nx"
+# w_kabsch kabsch_rel_margin w_relabel (--health columns 5, 6, 7-9, 13, 14,
+# 17, the last), and blend_fallback (column 15, an integer: equal).
+echo "${14} ${15} ${16} ${17} ${18} ${19} ${20} ${21}" > "$D/health.nx"
 grep -v '^#' "$D/health.pred" > "$D/health.ref"
+head -n 1 "$D/health.pred" | grep -q ' w_relabel$' ||
+    fail "rpr predict --health does not end with w_relabel"
 awk 'NR == FNR { s = $8 < $7 ? $8 : $7; s = $9 < s ? $9 : s
         w[1] = $5 + 0; w[2] = $6 + 0; w[3] = s + 0; w[4] = $13 + 0; w[5] = $14 + 0
-        w[6] = $17 + 0; w[7] = $15 + 0
+        w[6] = $17 + 0; w[7] = $15 + 0; w[8] = $NF + 0
         next }
-    { for (k = 1; k <= 7; k++) { d = $k - w[k]; if (d < 0) d = -d
+    { for (k = 1; k <= 8; k++) { d = $k - w[k]; if (d < 0) d = -d
         a = w[k] < 0 ? -w[k] : w[k]
         if (!(d <= 5e-6 * a)) { print "health", k, $k, w[k]; bad = 1 } } }
     END { exit bad }' "$D/health.ref" "$D/health.nx" ||
@@ -146,8 +150,8 @@ awk '!/^#/ { print $1 }' "$T/RESULTS/rpr-properties.dat" | tr '\n' ' ' |
     grep -qx '0.0000 0.5000 1.0000 1.5000 ' || fail "records not one per time, in order"
 grep -q '^1.0000 0 initial ' "$T/RESULTS/rpr-properties.dat" ||
     fail "the restart's record did not replace t = 1.0"
-awk '!/^#/ && NF != 20 { exit 1 }' "$T/RESULTS/rpr-properties.dat" ||
-    fail "a record without 20 fields"
+awk '!/^#/ && NF != 21 { exit 1 }' "$T/RESULTS/rpr-properties.dat" ||
+    fail "a record without 21 fields"
 
 # ---------------------------------------------------------------- nstat = 2
 # Two states (the same model twice), current state 2: epot 2 lines, grad =

@@ -328,6 +328,7 @@ static nx_record record(double t, size_t step, nx_run run, double e)
     r.w_kabsch = 2.0 / 3.0;
     r.kabsch_rel_margin = 0.7071067811865476;
     r.blend_fallback = 1.0;
+    r.w_relabel = 0.1875; /* 3/16: exact in binary and in %.17g */
     return r;
 }
 
@@ -346,7 +347,7 @@ static void check_props(const char *path, size_t n, const double *t,
         CHECK(r[i].energy == e[i]); /* %.17g round-trips exactly */
         CHECK(isnan(r[i].gap23) && r[i].w_kabsch == 2.0 / 3.0);
         CHECK(r[i].kabsch_rel_margin == 0.7071067811865476 &&
-              r[i].blend_fallback == 1.0);
+              r[i].blend_fallback == 1.0 && r[i].w_relabel == 0.1875);
     }
     free(r);
 }
@@ -435,13 +436,19 @@ static void test_props(void)
     CHECK_STATUS(nx_files_props_upsert(P, &r, &err), RPR_EPARSE);
     CHECK(strncmp(err.message, "props.dat:1: not an rpr-nx", 26) == 0);
     CHECK(strcmp(get(P), "time energy\n0 1\n") == 0);
-    /* A format-1 file (two columns fewer) is not appended to: its header
-     * would no longer describe the records. */
+    /* A file of an older format (columns fewer) is not appended to: its
+     * header would no longer describe the records. */
     static const char fmt1[] =
         "# rpr-nx properties, format 1\n# columns: t_fs step run\n";
+    static const char fmt2[] =
+        "# rpr-nx properties, format 2\n# columns: t_fs step run\n";
+    put(P, fmt2);
+    CHECK_STATUS(nx_files_props_upsert(P, &r, &err), RPR_EPARSE);
+    CHECK(strstr(err.message, "format 3") != NULL);
+    CHECK(strcmp(get(P), fmt2) == 0);
     put(P, fmt1);
     CHECK_STATUS(nx_files_props_upsert(P, &r, &err), RPR_EPARSE);
-    CHECK(strstr(err.message, "format 2") != NULL);
+    CHECK(strstr(err.message, "format 3") != NULL);
     CHECK(strcmp(get(P), fmt1) == 0);
     nx_record *rr = NULL;
     size_t n;

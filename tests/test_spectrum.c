@@ -1338,7 +1338,7 @@ static void test_reader(void)
         write_file("spec_nocols.dat", "# nothing\n\n");
         expect_read("spec_nocols.dat", RPR_SPECTRUM_IR, RPR_EPARSE,
                     "spec_nocols.dat", "no '# columns:' line");
-        write_file("spec_fmt.dat", "# rpr-nx properties, format 3\n");
+        write_file("spec_fmt.dat", "# rpr-nx properties, format 4\n");
         expect_read("spec_fmt.dat", RPR_SPECTRUM_IR, RPR_EPARSE,
                     "spec_fmt.dat:1:", "format");
         write_file("spec_two.dat", "# columns: t_fs mu_x mu_y mu_z\n"
