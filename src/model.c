@@ -1406,8 +1406,9 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
     const int x_dominant = d >= 0.0;
     double fd[MODEL_MAX_COMP], fo[MODEL_MAX_COMP];
     rpr_frame_health h;
-    st = model_predict_plain(m, ws, natoms, numbers,
-                             x_dominant ? xyz : ws->rxyz, fd, NULL, &h, err);
+    st =
+        model_predict_plain(m, ws, natoms, numbers, x_dominant ? xyz : ws->rxyz,
+                            fd, NULL, health != NULL ? &h : NULL, err);
     if (st != RPR_OK)
         return st;
     if (a > 0.0) {
@@ -1422,9 +1423,10 @@ rpr_status rpr_predict(const rpr_model *model, rpr_workspace *ws, size_t natoms,
             value[c] = (1.0 - a) * fd[c] + a * fo[c];
     } else
         memcpy(value, fd, m->ncomp * sizeof *value); /* g = f, bit for bit */
-    h.relabel_weight = x_dominant ? 1.0 - a : a;
-    if (health != NULL)
+    if (health != NULL) {
+        h.relabel_weight = x_dominant ? 1.0 - a : a;
         *health = h;
+    }
     return RPR_OK;
 }
 
