@@ -322,6 +322,11 @@ if [ ! -f "$PERM/summary" ] || [ "$(cat "$PERM/trajectories" 2>/dev/null)" != "$
 fi
 
 # ---------------------------------------------------------------- page parts
+# pes_hyper: the potential's sigma and lambda as its search chose them.
+pes_hyper() {
+    hyper_of "$MODELS/$PES.xml" | awk 'NR == 1 {
+        printf "sigma %.4g and lambda %.3g as the search of `rpr train` chose them; the potential is cached with its trajectories, so one trained by an older rpr keeps that choice (before commit fd41758 the KREG search validated on 25 geometries only, docs/models.md)", $2, $3 }'
+}
 # page_head LABELLED: title and settings; md_section: the trajectories.
 page_head() {
     cat <<EOF
@@ -335,7 +340,7 @@ do not edit by hand.
 - **Trajectories**: $MD_N runs of \`rpr-md\` with \`rpr-nx\` on the KREG
   potential $PES (RE, gaussian, trained on energies and
   gradients of the first $PES_N records of the permuted pool, $NPOOL
-  geometries, seed $STUDY_SEED$([ -n "$PES_PERMUTE" ] && echo ", and on their copies with the hydrogen labels swapped, \`--permute $PES_PERMUTE\`, so that the g- side is not an extrapolation")); start: the lowest-energy training
+  geometries, seed $STUDY_SEED$([ -n "$PES_PERMUTE" ] && echo ", and on their copies with the hydrogen labels swapped, \`--permute $PES_PERMUTE\`, so that the g- side is not an extrapolation"); $(pes_hyper)); start: the lowest-energy training
   geometry with the Cl-C-C-Cl dihedral set to 0, $MD_DPHI, ...,
   $(((MD_N - 1) * MD_DPHI)) deg (\`--dihedral 3,1,2,4=PHI\`)$([ "$MD_MIRROR" = yes ] && echo ", a start above 180 deg replaced by its mirror image 360 - PHI (below)"), Maxwell-Boltzmann
   velocities at $MD_T K without net linear and angular momentum, a uniformly
