@@ -531,7 +531,7 @@ if [ ! -f "$IND.xyz" ] || [ "$(cat "$IND.trajectories" 2>/dev/null)" != "$DONE" 
             cat "$LABELS/$nn/${f%:*}"
         done >"$IND.${f#*:}.tmp"
     done
-    rm -f "$MD"/eval/*.ind
+    rm -f "$MD"/eval/*.ind "$MD"/eval/*.region
     for f in energies gradients dipoles pol dihedrals xyz; do
         mv "$IND.$f.tmp" "$IND.$f"
     done
@@ -553,6 +553,39 @@ evalboth() { # MODEL PROPERTY -> EV/NAME.{corr,ind}
             >"$EV/$_eb_n.${_eb_s#*:}.tmp" || die "rpr eval failed on $1"
         mv "$EV/$_eb_n.${_eb_s#*:}.tmp" "$EV/$_eb_n.${_eb_s#*:}"
     done
+}
+# region MODEL PROPERTY: "count RMSE count RMSE" of |mu| or traceless alpha
+# on the independent set, inside the data's dihedral range and outside it
+# (DHI < phi < DLO, as "outside the data" below), cached in EV/NAME.region.
+region() {
+    _rg_f=$EV/$(basename "$1" .xml).region
+    if [ ! -f "$_rg_f" ]; then
+        "$RPR" predict --model "$1" --xyz "$IND.xyz" --out "$_rg_f.pred" ||
+            die "rpr predict failed on $1"
+        paste -d ' ' "$IND.dihedrals" "$IND.$(values_of "$2")" "$_rg_f.pred" |
+            awk -v p="$2" -v lo="$DLO" -v hi="$DHI" '{
+                o = ($1 > hi && $1 < lo) ? 1 : 0
+                if (p == "dipole")
+                    e = ($2 - $5) ^ 2 + ($3 - $6) ^ 2 + ($4 - $7) ^ 2
+                else {
+                    xx = $2 - $8; xy = $3 - $9; xz = $4 - $10
+                    yy = $5 - $11; yz = $6 - $12; zz = $7 - $13
+                    t = (xx + yy + zz) / 3
+                    e = (xx - t) ^ 2 + (yy - t) ^ 2 + (zz - t) ^ 2
+                    e += 2 * (xy ^ 2 + xz ^ 2 + yz ^ 2)
+                }
+                s[o] += e; c[o]++ }
+            END { printf "%d %.4g %d %.4g\n", c[0], c[0] ? sqrt(s[0] / c[0]) : 0,
+                c[1], c[1] ? sqrt(s[1] / c[1]) : 0 }' >"$_rg_f.tmp" &&
+            mv "$_rg_f.tmp" "$_rg_f"
+        rm -f "$_rg_f.pred"
+    fi
+    cat "$_rg_f"
+}
+region_row() { # MODEL PROPERTY QUANTITY UNIT
+    # shellcheck disable=SC2046
+    set -- "$@" $(region "$1" "$2")
+    printf '| %s | %s | %s | %s | %s |\n' "$(basename "$1" .xml)" "$3" "$6" "$8" "$4"
 }
 row() { # NAME ROW UNIT
     printf '| %s | %s | %s | %s | %s |\n' "$1" "$(echo "$2" | sed 's/|/\\|/g')" \
@@ -610,6 +643,30 @@ EOF
     fi
     cat <<EOF
 
+## Inside and outside the data
+
+The independent set split by the dihedral of each geometry as labelled:
+inside the data's range ($(region "$MODELS/dipole-$md_d-$md_k-$md_f.xml" dipole | awk '{ print $1 }') geometries) or on the g- side
+outside it ($(region "$MODELS/dipole-$md_d-$md_k-$md_f.xml" dipole | awk '{ print $3 }'), $DHI < phi < $DLO deg, as in the trajectory
+table below), RMSE of |mu| (e bohr) or of the traceless part of alpha
+(bohr^3), for the trajectories' models and the benchmark's principal-frame
+gaussian models:
+
+| model | quantity | RMSE, inside the data | RMSE, outside the data | unit |
+|---|---|---:|---:|---|
+EOF
+    for prop in dipole polarizability; do
+        q='|mu|' u='e bohr'
+        [ "$prop" = polarizability ] && q=traceless u='bohr^3'
+        q=$(echo "$q" | sed 's/|/\\|/g')
+        for f in "$MODELS/$prop-$md_d-$md_k-$md_f.xml" \
+            "$MODELS/$prop-$md_d-$md_k-$md_f-relabel.xml" \
+            "$DATA"/bench/"$prop"-*-gaussian-principal.xml; do
+            [ -f "$f" ] && region_row "$f" "$prop" "$q" "$u"
+        done
+    done
+    cat <<EOF
+
 ## Benchmark models (trained on $NTRAIN)
 
 | model | quantity | RMSE, correlated test | RMSE, independent MD set | unit |
@@ -622,5 +679,10 @@ EOF
         [ -f "$f" ] && row "$(basename "$f" .xml)" traceless 'bohr^3'
     done
     md_section
+    # The hand-written reading of the tables, if there is one.
+    if [ -f "$STUDY_DIR/independent-reading.md" ]; then
+        printf '\n## Reading\n\n(Written by hand from the tables above; independent_md.sh appends\nit to the page.)\n\n'
+        cat "$STUDY_DIR/independent-reading.md"
+    fi
 } | write_atomic "$RESULTS/independent.md"
 log "wrote $RESULTS/independent.md"
