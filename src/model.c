@@ -1318,9 +1318,9 @@ rpr_status model_relabel_log_density(const rpr_model *m, rpr_workspace *ws,
      * out: the sum is >= 1 (its largest term is exp(0) = 1 exactly), so
      * nothing underflows to log(0) however far x is from the data. */
     model_distances(KERNEL_GAUSSIAN, np, n, m->relabel_idt, ws->rid, ws->rd);
-    double dmin = ws->rd[0];
+    double dmin = ws->rd[0]; /* finite: the coordinates were checked */
     for (size_t i = 1; i < n; i++)
-        dmin = fmin(dmin, ws->rd[i]);
+        dmin = ws->rd[i] < dmin ? ws->rd[i] : dmin; /* fmin is a call */
     for (size_t i = 0; i < n; i++)
         ws->rd[i] -= dmin;
     const double c = 1.0 / (2.0 * m->relabel_scale * m->relabel_scale);
