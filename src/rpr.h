@@ -398,8 +398,8 @@ typedef struct rpr_train_options {
      * held-out share and the geometries outside the subset validate, at
      * most kreg_search_validation of them (default 1000, 0 for no cap,
      * never fewer than the share).  Memory: two search systems, 2 x 50 MB
-     * at 2500; time grows as kreg_search_dim^3.  A dimension below that
-     * of two geometries is refused (RPR_EINVAL). */
+     * at 2500; time grows as kreg_search_dim^3.  A dimension too small
+     * for one training geometry is refused (RPR_EINVAL). */
     size_t kreg_search_dim, kreg_search_validation;
     /* Admissibility of a searched (sigma, lambda), dimensionless: a
      * prediction sum_i alpha_i k_i rounds by about eps A relative, with
