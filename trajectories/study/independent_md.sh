@@ -531,56 +531,64 @@ if [ ! -f "$IND.xyz" ] || [ "$(cat "$IND.trajectories" 2>/dev/null)" != "$DONE" 
             cat "$LABELS/$nn/${f%:*}"
         done >"$IND.${f#*:}.tmp"
     done
-    rm -f "$MD"/eval/*.ind "$MD"/eval/*.region
+    rm -f "$MD"/eval/*.ind "$MD"/eval/*.in "$MD"/eval/*.out "$IND"-out.xyz
     for f in energies gradients dipoles pol dihedrals xyz; do
         mv "$IND.$f.tmp" "$IND.$f"
     done
 fi
 nind=$(grep -c . "$IND.energies")
+# The independent set inside the data's dihedral range and outside it
+# (DHI < phi < DLO, as "outside the data" below): $IND-in.*, $IND-out.*
+# (the last file written, $IND-out.xyz, marks both complete).
+if [ ! -f "$IND-out.xyz" ]; then
+    per=$(($(head -n 1 "$IND.xyz") + 2))
+    for part in in:0 out:1; do
+        for f in dipoles pol xyz; do
+            n=1
+            [ "$f" = xyz ] && n=$per
+            awk -v lo="$DLO" -v hi="$DHI" -v s="${part#*:}" -v n="$n" '
+                NR == FNR { o[FNR] = ($1 > hi && $1 < lo) ? 1 : 0; next }
+                o[int((FNR - 1) / n) + 1] == s' "$IND.dihedrals" "$IND.$f" \
+                >"$IND-${part%:*}.$f.tmp"
+        done
+        for f in dipoles pol xyz; do
+            mv "$IND-${part%:*}.$f.tmp" "$IND-${part%:*}.$f"
+        done
+    done
+fi
 EV=$MD/eval
 mkdir -p "$EV"
+evalon() { # MODEL PROPERTY SET SUFFIX -> EV/NAME.SUFFIX (rpr eval on DATA/SET)
+    _eo_f=$EV/$(basename "$1" .xml).$4
+    [ -f "$_eo_f" ] && return 0
+    _eo_g=""
+    [ "$2" = energy ] && _eo_g="--grad $DATA/$3.gradients"
+    # shellcheck disable=SC2086
+    "$RPR" eval --model "$1" --xyz "$DATA/$3.xyz" \
+        --values "$DATA/$3.$(values_of "$2")" $_eo_g >"$_eo_f.tmp" ||
+        die "rpr eval failed on $1"
+    mv "$_eo_f.tmp" "$_eo_f"
+}
 evalboth() { # MODEL PROPERTY -> EV/NAME.{corr,ind}
-    _eb_n=$(basename "$1" .xml)
-    _eb_v=$(values_of "$2")
-    for _eb_s in "$TE:corr" "independent:ind"; do
-        _eb_set=${_eb_s%:*}
-        [ -f "$EV/$_eb_n.${_eb_s#*:}" ] && continue
-        _eb_g=""
-        [ "$2" = energy ] && _eb_g="--grad $DATA/$_eb_set.gradients"
-        # shellcheck disable=SC2086
-        "$RPR" eval --model "$1" --xyz "$DATA/$_eb_set.xyz" \
-            --values "$DATA/$_eb_set.$_eb_v" $_eb_g \
-            >"$EV/$_eb_n.${_eb_s#*:}.tmp" || die "rpr eval failed on $1"
-        mv "$EV/$_eb_n.${_eb_s#*:}.tmp" "$EV/$_eb_n.${_eb_s#*:}"
-    done
+    evalon "$1" "$2" "$TE" corr
+    evalon "$1" "$2" independent ind
 }
 # region MODEL PROPERTY: "count RMSE count RMSE" of |mu| or traceless alpha
-# on the independent set, inside the data's dihedral range and outside it
-# (DHI < phi < DLO, as "outside the data" below), cached in EV/NAME.region.
+# (rpr eval) on the independent set inside the data and outside it.
 region() {
-    _rg_f=$EV/$(basename "$1" .xml).region
-    if [ ! -f "$_rg_f" ]; then
-        "$RPR" predict --model "$1" --xyz "$IND.xyz" --out "$_rg_f.pred" ||
-            die "rpr predict failed on $1"
-        paste -d ' ' "$IND.dihedrals" "$IND.$(values_of "$2")" "$_rg_f.pred" |
-            awk -v p="$2" -v lo="$DLO" -v hi="$DHI" '{
-                o = ($1 > hi && $1 < lo) ? 1 : 0
-                if (p == "dipole")
-                    e = ($2 - $5) ^ 2 + ($3 - $6) ^ 2 + ($4 - $7) ^ 2
-                else {
-                    xx = $2 - $8; xy = $3 - $9; xz = $4 - $10
-                    yy = $5 - $11; yz = $6 - $12; zz = $7 - $13
-                    t = (xx + yy + zz) / 3
-                    e = (xx - t) ^ 2 + (yy - t) ^ 2 + (zz - t) ^ 2
-                    e += 2 * (xy ^ 2 + xz ^ 2 + yz ^ 2)
-                }
-                s[o] += e; c[o]++ }
-            END { printf "%d %.4g %d %.4g\n", c[0], c[0] ? sqrt(s[0] / c[0]) : 0,
-                c[1], c[1] ? sqrt(s[1] / c[1]) : 0 }' >"$_rg_f.tmp" &&
-            mv "$_rg_f.tmp" "$_rg_f"
-        rm -f "$_rg_f.pred"
-    fi
-    cat "$_rg_f"
+    _rg_q='|mu|'
+    [ "$2" = polarizability ] && _rg_q=traceless
+    for _rg_p in in out; do
+        _rg_c=$(grep -c . "$IND-$_rg_p.$(values_of "$2")")
+        if [ "$_rg_c" -gt 0 ]; then
+            evalon "$1" "$2" "independent-$_rg_p" "$_rg_p"
+            printf '%s %s ' "$_rg_c" "$(rmse_of "$EV/$(basename "$1" .xml).$_rg_p" "$_rg_q" |
+                awk '{ printf "%.4g", $1 }')"
+        else
+            printf '0 - '
+        fi
+    done
+    echo
 }
 region_row() { # MODEL PROPERTY QUANTITY UNIT
     # shellcheck disable=SC2046
