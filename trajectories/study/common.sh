@@ -296,6 +296,14 @@ swap_hydrogens() {
             }
         }' "$1"
 }
+# train_relabel DIR PROP DESC KERNEL FRAME TRAIN TEST: DIR/PROP-DESC-KERNEL-
+# FRAME-relabel.xml, trained with --relabel $RELABEL.  independent_md.sh
+# and spectra.sh both use the trajectories' models so trained, under this
+# one name and these options: whichever runs first trains them.
+train_relabel() {
+    train_eval "$1" "$2-$3-$4-$5-relabel" "$2" "$6" "$7" --descriptor "$3" \
+        --kernel "$4" --frame "$5" --relabel "$RELABEL"
+}
 # step_changes PRED: "row change" for every row of a prediction file after
 # the first: the norm of its change from the row before (Euclidean for the
 # 3 dipole columns; Frobenius for the 6 polarizability columns xx xy xz yy

@@ -615,9 +615,7 @@ done
 # (rpr train --relabel; docs/models.md), for comparison only.
 if [ -n "$RELABEL" ]; then
     for prop in dipole polarizability; do
-        train_eval "$MODELS" "$prop-$md_d-$md_k-$md_f-relabel" "$prop" "$TR" \
-            "$TE" --descriptor "$md_d" --kernel "$md_k" --frame "$md_f" \
-            --relabel "$RELABEL"
+        train_relabel "$MODELS" "$prop" "$md_d" "$md_k" "$md_f" "$TR" "$TE"
         evalboth "$MODELS/$prop-$md_d-$md_k-$md_f-relabel.xml" "$prop"
     done
 fi

@@ -167,8 +167,7 @@ model_set() {
 }
 # MAIN: the set of the main figure and of the scaling factor; SETS: all.
 # With SPEC_MAP relabel, the MD's models with --relabel are those of
-# independent_md.sh (same name, same data and options: whichever script
-# runs first trains them).
+# independent_md.sh (train_relabel).
 sfx=""
 [ "$SPEC_MAP" != none ] && sfx=-$SPEC_MAP
 ntest=$((NPOOL - NTRAIN))
@@ -183,9 +182,8 @@ if [ "$SPEC_MAP" != none ]; then
     if [ "$SPEC_MAP" = relabel ]; then
         mname=$md_name-relabel
         for prop in dipole polarizability; do
-            train_eval "$mdir" "$prop-$mname" "$prop" "train$NTRAIN" \
-                "test$NTRAIN-$ntest" --descriptor "$md_d" --kernel "$md_k" \
-                --frame "$md_f" --relabel "$RELABEL"
+            train_relabel "$mdir" "$prop" "$md_d" "$md_k" "$md_f" \
+                "train$NTRAIN" "test$NTRAIN-$ntest"
         done
     fi
     model_set "$MAIN" "$mdir/dipole-$mname.xml" \
@@ -203,10 +201,14 @@ if [ -n "$SPEC_COMPARE" ]; then
     cname=$cmod
     [ "$SPEC_MAP" = relabel ] && cname=$cmod-relabel
     for prop in dipole polarizability; do
-        # shellcheck disable=SC2046
-        train_eval "$SPEC/models" "$prop-$cname" "$prop" "train$NTRAIN" \
-            "test$NTRAIN-$ntest" --descriptor "$c_d" --kernel "$c_k" \
-            --frame "$c_f" $([ "$SPEC_MAP" = relabel ] && echo --relabel "$RELABEL")
+        if [ "$SPEC_MAP" = relabel ]; then
+            train_relabel "$SPEC/models" "$prop" "$c_d" "$c_k" "$c_f" \
+                "train$NTRAIN" "test$NTRAIN-$ntest"
+        else
+            train_eval "$SPEC/models" "$prop-$cmod" "$prop" "train$NTRAIN" \
+                "test$NTRAIN-$ntest" --descriptor "$c_d" --kernel "$c_k" \
+                --frame "$c_f"
+        fi
     done
     model_set "$cset" "$SPEC/models/dipole-$cname.xml" \
         "$SPEC/models/polarizability-$cname.xml"
@@ -423,7 +425,7 @@ EOF
   mirror-mapped $md_d $md_k $md_f properties
 EOF
         ;;
-    esac | awk 'NR > 1 { printf "\n" } { printf "%s", $0 }'
+    esac # $(...) drops the last line break
 }
 jumps() { # SET KIND: jump warnings of the all-trajectory spectrum
     awk '/changes by/ { n++ } /and [0-9]+ more jumps/ {
